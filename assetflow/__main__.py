@@ -1,0 +1,5 @@
+"""``python -m assetflow`` runs the command line."""
+
+from assetflow.cli import main
+
+main()

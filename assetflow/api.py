@@ -1,0 +1,126 @@
+"""The Python API: the same operations the command line runs, returning typed results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assetflow.graph import AssetGraph, build_graph
+from assetflow.project import Config, Project, load_config, load_project
+
+if TYPE_CHECKING:
+    from assetflow.plan import AssetStatus
+    from assetflow.run import AssetResult, RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedProject:
+    """A project's configuration, discovered assets and validated graph."""
+
+    config: Config
+    project: Project
+    graph: AssetGraph
+
+
+def load(
+    project: str | os.PathLike[str] | None = None,
+    *,
+    state: str | os.PathLike[str] | None = None,
+    cwd: Path | None = None,
+) -> LoadedProject:
+    """Find, load and validate a project.
+
+    Raises:
+        DefinitionError: the project cannot be found, or an asset is not well defined.
+    """
+    config = load_config(project, state=state, cwd=cwd)
+    loaded = load_project(config)
+    return LoadedProject(config=config, project=loaded, graph=build_graph(loaded.assets))
+
+
+def _names(loaded: LoadedProject, select: str | Sequence[str] | None, exclude: str | Sequence[str] | None, now: dt.datetime | None) -> list[str]:
+    from assetflow.run import statuses as all_statuses
+    from assetflow.selection import select as run_selection
+
+    def lookup() -> dict[str, str]:
+        found = all_statuses(loaded.graph, loaded.config, loaded.project.package, now=now)
+        return {n: s.status.value for n, s in found.items()}
+
+    return run_selection(loaded.graph, select, exclude, statuses=lookup)
+
+
+def materialize(
+    select: str | Sequence[str] | None = None,
+    *,
+    exclude: str | Sequence[str] | None = None,
+    project: str | os.PathLike[str] | LoadedProject | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    on_result: Callable[[AssetResult], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Materialize what is missing, stale, overdue or failed in the selection.
+
+    Args:
+        select: a selection (``"+daily_revenue"``, ``["a", "tag:x"]``); default everything.
+        exclude: assets to leave out.
+        project: a project directory or an already loaded project.
+        force: run every selected asset regardless of status.
+        dry_run: plan only; the result's outcomes are ``run``, ``check``, ``skipped``, ``fresh``.
+        now: the time freshness is judged at (naive UTC; default: the clock).
+        on_result: called with each asset's result as soon as it has one.
+        on_wait: called once if another run holds the run lock, with who holds it.
+
+    Returns:
+        One result per selected asset, in dependency order; ``RunResult.ok`` is False
+        when an asset failed.
+    """
+    from assetflow.run import materialize as run_materialize
+
+    loaded = project if isinstance(project, LoadedProject) else load(project)
+    names = _names(loaded, select, exclude, now)
+    text = " ".join([select] if isinstance(select, str) else list(select or []))
+    return run_materialize(
+        loaded.graph,
+        loaded.config,
+        loaded.project.package,
+        names,
+        force=force,
+        dry_run=dry_run,
+        now=now,
+        selection=text,
+        on_result=on_result,
+        on_wait=on_wait,
+    )
+
+
+def status(
+    select: str | Sequence[str] | None = None,
+    *,
+    exclude: str | Sequence[str] | None = None,
+    project: str | os.PathLike[str] | LoadedProject | None = None,
+    now: dt.datetime | None = None,
+) -> list[AssetStatus]:
+    """The status of each selected asset and source, with every cause, in dependency order."""
+    from assetflow.run import statuses as all_statuses
+
+    loaded = project if isinstance(project, LoadedProject) else load(project)
+    found = all_statuses(loaded.graph, loaded.config, loaded.project.package, now=now)
+    names = _names(loaded, select, exclude, now)
+    return [found[n] for n in names]
+
+
+def select_names(
+    loaded: LoadedProject,
+    select: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """The names a selection picks, in dependency order (``status:`` reads the state)."""
+    return _names(loaded, select, exclude, now)

@@ -1,0 +1,200 @@
+"""The lineage graph: assets and sources linked by name, validated, ordered.
+
+:func:`build_graph` resolves every upstream name case-insensitively (as DuckDB
+resolves identifiers), refuses duplicates, unknown names and cycles with one
+sentence each, and returns an immutable :class:`AssetGraph` in topological
+order (ties broken by name, so every order is deterministic).
+
+Example:
+    >>> from assetflow.definition import Asset, AssetOptions
+    >>> a = Asset("a", "python", "a.py", 1, "default", AssetOptions())
+    >>> b = Asset("b", "python", "b.py", 1, "default", AssetOptions(), upstream=("A",))
+    >>> g = build_graph([b, a])
+    >>> g.names, g.upstream("b")
+    (('a', 'b'), ('a',))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import graphlib
+from collections.abc import Callable, Iterable, Iterator
+from types import MappingProxyType
+
+from assetflow.definition import Asset, Input
+from assetflow.errors import CycleError, DuplicateAssetError, UnknownAssetError
+
+
+class AssetGraph:
+    """An immutable graph of assets and sources, in topological order."""
+
+    __slots__ = ("_assets", "_by_lower", "_down", "_index", "_names")
+
+    def __init__(self, ordered: Iterable[Asset]) -> None:
+        """Use :func:`build_graph`; this takes assets already resolved and ordered."""
+        assets = {a.name: a for a in ordered}
+        down: dict[str, list[str]] = {name: [] for name in assets}
+        for a in assets.values():
+            for up in a.upstream:
+                down[up].append(a.name)
+        self._assets = MappingProxyType(assets)
+        self._names = tuple(assets)
+        self._index = {name: i for i, name in enumerate(self._names)}
+        self._by_lower = {name.lower(): name for name in assets}
+        self._down = {name: tuple(sorted(v)) for name, v in down.items()}
+
+    def __getitem__(self, name: str) -> Asset:
+        return self._assets[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._assets
+
+    def __iter__(self) -> Iterator[Asset]:
+        """Assets in topological order."""
+        return iter(self._assets.values())
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name, in topological order."""
+        return self._names
+
+    def order(self, names: Iterable[str]) -> list[str]:
+        """``names`` sorted topologically."""
+        return sorted(set(names), key=self._index.__getitem__)
+
+    def lookup(self, name: str) -> str | None:
+        """The canonical spelling of ``name`` (case-insensitive), or ``None``."""
+        return self._by_lower.get(name.lower())
+
+    def suggest(self, name: str) -> str | None:
+        """The closest existing name, for a did-you-mean."""
+        return _closest(name, self._names)
+
+    def upstream(self, name: str) -> tuple[str, ...]:
+        """Direct upstreams of ``name``, as declared (inputs first, then ordering-only deps)."""
+        return self._assets[name].upstream
+
+    def downstream(self, name: str) -> tuple[str, ...]:
+        """Direct downstreams of ``name``, sorted."""
+        return self._down[name]
+
+    def ancestors(self, name: str, depth: int | None = None) -> set[str]:
+        """Every asset ``name`` depends on, up to ``depth`` edges away (not ``name`` itself)."""
+        return self._walk(name, depth, self.upstream)
+
+    def descendants(self, name: str, depth: int | None = None) -> set[str]:
+        """Every asset that depends on ``name``, up to ``depth`` edges away."""
+        return self._walk(name, depth, self.downstream)
+
+    def _walk(self, start: str, depth: int | None, step: _Step) -> set[str]:
+        seen: set[str] = set()
+        frontier = [start]
+        level = 0
+        while frontier and (depth is None or level < depth):
+            nxt = []
+            for n in frontier:
+                for m in step(n):
+                    if m not in seen:
+                        seen.add(m)
+                        nxt.append(m)
+            frontier = nxt
+            level += 1
+        seen.discard(start)
+        return seen
+
+    def subgraph(self, names: Iterable[str]) -> AssetGraph:
+        """The graph restricted to ``names``; edges to assets outside are dropped."""
+        keep = set(names)
+        return AssetGraph(
+            dataclasses.replace(a, upstream=tuple(u for u in a.upstream if u in keep))
+            for a in self
+            if a.name in keep
+        )
+
+
+_Step = Callable[[str], Iterable[str]]
+
+
+def build_graph(assets: Iterable[Asset]) -> AssetGraph:
+    """Validate ``assets`` and link them into an :class:`AssetGraph`.
+
+    Raises:
+        DuplicateAssetError: two names equal case-insensitively (both places named).
+        UnknownAssetError: an upstream that is no asset or source (with a did-you-mean).
+        CycleError: a dependency cycle (its path named).
+    """
+    by_lower: dict[str, Asset] = {}
+    for a in assets:
+        other = by_lower.get(a.name.lower())
+        if other is not None:
+            raise DuplicateAssetError(
+                f"{a.where}: {_kind(a)} {a.name!r} has the same name as {_kind(other)} "
+                f"{other.name!r} in {other.where} (names are case-insensitive); rename one."
+            )
+        by_lower[a.name.lower()] = a
+    resolved = [_resolve(a, by_lower) for a in by_lower.values()]
+    return AssetGraph(_topological(resolved))
+
+
+def _resolve(a: Asset, by_lower: dict[str, Asset]) -> Asset:
+    names = []
+    for up in a.upstream:
+        target = by_lower.get(up.lower())
+        if target is None:
+            raise UnknownAssetError(_unknown_message(a, up, by_lower))
+        if target is a:
+            raise CycleError(
+                f"{a.where}: asset {a.name!r} depends on itself; remove {up!r} from its upstreams."
+            )
+        names.append(target.name)
+    inputs = tuple(Input(i.param, by_lower[i.asset.lower()].name, i.annotation) for i in a.inputs)
+    return dataclasses.replace(a, upstream=tuple(dict.fromkeys(names)), inputs=inputs)
+
+
+def _unknown_message(a: Asset, name: str, by_lower: dict[str, Asset]) -> str:
+    if name.lower() in (d.lower() for d in a.options.deps):
+        what = f"deps entry {name!r}"
+    else:
+        what = {"python": "parameter", "sql": "table"}.get(a.kind, "upstream") + f" {name!r}"
+    hint = _closest(name, [x.name for x in by_lower.values()])
+    fix = f"did you mean {hint!r}?" if hint else "declare it as an asset or source, or fix the name."
+    return f"{a.where}: {_kind(a)} {a.name!r}: {what} is not an asset or source; {fix}"
+
+
+def _topological(assets: list[Asset]) -> list[Asset]:
+    by_name = {a.name: a for a in assets}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for name in sorted(by_name):
+        sorter.add(name, *by_name[name].upstream)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as e:
+        # graphlib lists each node before the one that depends on it: data-flow order.
+        cycle: list[str] = e.args[1][:-1]
+        start = cycle.index(min(cycle))
+        cycle = cycle[start:] + cycle[:start] + [cycle[start]]
+        first = by_name[cycle[0]]
+        raise CycleError(
+            f"{first.where}: assets form a cycle: {' -> '.join(cycle)}; "
+            "remove one of these dependencies."
+        ) from None
+    ordered: list[Asset] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered.extend(by_name[n] for n in ready)
+        sorter.done(*ready)
+    return ordered
+
+
+def _closest(name: str, candidates: Iterable[str]) -> str | None:
+    lowered = {c.lower(): c for c in candidates}
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
+
+
+def _kind(a: Asset) -> str:
+    return "source" if a.kind == "source" else "asset"

@@ -1,0 +1,314 @@
+"""Find a project, read its configuration, and discover its assets.
+
+The root is the nearest directory, from the working directory up, holding a
+``pyproject.toml`` with a ``[tool.assetflow]`` table or an ``assetflow.toml``.
+Settings come from, in order of precedence: arguments, ``ASSETFLOW_*``
+environment variables, the config file, defaults.
+
+Python files are imported by path as modules of a package made for this
+load (``_assetflow_1``, ``_assetflow_2``, ...) whose ``__path__`` is the
+assets folder: relative imports between asset files work, ``sys.path`` is never
+touched, and the same project loads twice in one process (``watch`` needs it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import sys
+import traceback
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assetflow.definition import (
+    Asset,
+    AssetFunction,
+    Source,
+    build_options,
+    python_asset,
+    source_asset,
+    validate_name,
+)
+from assetflow.errors import DefinitionError, ProjectNotFoundError
+
+DEFAULT_GROUP = "default"
+
+_CONFIG_KEYS: dict[str, type] = {"assets": str, "state": str, "keep_versions": int}
+_DEFAULTS: dict[str, Any] = {"assets": "assets", "state": ".assetflow", "keep_versions": 3}
+_load_counter = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A project's settings, resolved from arguments, environment, file and defaults."""
+
+    root: Path
+    assets_dir: Path
+    state_dir: Path
+    keep_versions: int
+    config_file: Path | None
+
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        """``path`` relative to the root, with ``/`` separators, for messages and output."""
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` that holds an assetflow config.
+
+    Raises:
+        ProjectNotFoundError: no such directory up to the filesystem root.
+    """
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        if (directory / "assetflow.toml").is_file():
+            return directory
+        pyproject = directory / "pyproject.toml"
+        # A cheap text test first: parsing every pyproject.toml up the tree is waste.
+        if pyproject.is_file() and "tool.assetflow" in pyproject.read_text(errors="replace"):
+            if "assetflow" in _read_toml(pyproject).get("tool", {}):
+                return directory
+    raise ProjectNotFoundError(
+        f"no assetflow project in {start} or its parents; run 'assetflow init DIR' to create "
+        "one, add [tool.assetflow] to pyproject.toml, or pass --project DIR."
+    )
+
+
+def load_config(
+    project: str | os.PathLike[str] | None = None,
+    *,
+    state: str | os.PathLike[str] | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve a project's configuration.
+
+    Args:
+        project: the project directory; else ``ASSETFLOW_PROJECT``; else found from ``cwd`` up.
+        state: the state folder; else ``ASSETFLOW_STATE``; else the config's ``state``.
+        cwd: where to start looking (default: the working directory).
+        environ: the environment (default: ``os.environ``).
+    """
+    env = os.environ if environ is None else environ
+    base = cwd or Path.cwd()
+    project = project or env.get("ASSETFLOW_PROJECT")
+    if project:
+        root = (base / project).resolve()
+        if not root.is_dir():
+            raise ProjectNotFoundError(
+                f"project directory {project} does not exist; pass an existing --project DIR."
+            )
+    else:
+        root = find_root(base)
+    config_file, settings = _read_settings(root)
+    if env.get("ASSETFLOW_ASSETS"):
+        settings["assets"] = env["ASSETFLOW_ASSETS"]
+    state = state or env.get("ASSETFLOW_STATE")
+    if state:
+        settings["state"] = str((base / state).resolve())
+    assets_dir = (root / settings["assets"]).resolve()
+    if not assets_dir.is_dir():
+        where = config_file.name if config_file else "the default"
+        raise ProjectNotFoundError(
+            f"assets folder {settings['assets']!r} (from {where}) does not exist in {root}; "
+            "create it or set 'assets' in [tool.assetflow]."
+        )
+    return Config(
+        root=root,
+        assets_dir=assets_dir,
+        state_dir=(root / settings["state"]).resolve(),
+        keep_versions=settings["keep_versions"],
+        config_file=config_file,
+    )
+
+
+def _read_settings(root: Path) -> tuple[Path | None, dict[str, Any]]:
+    settings = dict(_DEFAULTS)
+    config_file: Path | None = None
+    table: dict[str, Any] = {}
+    if (root / "assetflow.toml").is_file():
+        config_file = root / "assetflow.toml"
+        table = _read_toml(config_file)
+        table = table.get("tool", {}).get("assetflow", table)
+    elif (root / "pyproject.toml").is_file():
+        data = _read_toml(root / "pyproject.toml")
+        if "assetflow" in data.get("tool", {}):
+            config_file = root / "pyproject.toml"
+            table = data["tool"]["assetflow"]
+    for key, value in table.items():
+        expected = _CONFIG_KEYS.get(key)
+        if expected is None:
+            raise ProjectNotFoundError(
+                f"{config_file}: unknown setting {key!r} in [tool.assetflow]; "
+                f"known settings are {', '.join(sorted(_CONFIG_KEYS))}."
+            )
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ProjectNotFoundError(
+                f"{config_file}: setting {key} = {value!r} must be a {expected.__name__}; fix it."
+            )
+        settings[key] = value
+    if settings["keep_versions"] < 1:
+        raise ProjectNotFoundError(f"{config_file}: keep_versions must be at least 1; fix it.")
+    return config_file, settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ProjectNotFoundError(f"{path}: invalid TOML ({e}); fix the file.") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded project: its configuration and every asset and source found in it."""
+
+    config: Config
+    assets: tuple[Asset, ...]
+    package: str  # the module package this load imported Python files under
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+
+def load_project(config: Config) -> Project:
+    """Discover every asset and source under ``config.assets_dir``.
+
+    Raises:
+        DefinitionError: a file does not import or parse, or a declaration is invalid.
+    """
+    package = f"_assetflow_{next(_load_counter)}"
+    _new_package(package, config.assets_dir)
+    found: list[Asset] = []
+    for path in _asset_files(config.assets_dir):
+        rel = config.relative(path)
+        group = _group_of(path, config.assets_dir)
+        if path.suffix == ".py":
+            module = _import_file(path, rel, package, config.assets_dir)
+            found.extend(_module_assets(module, rel, group, config))
+        else:
+            found.append(_sql_asset(path, rel, group))
+    return Project(config=config, assets=tuple(found), package=package)
+
+
+def _asset_files(assets_dir: Path) -> Iterator[Path]:
+    """``.py`` and ``.sql`` files, sorted, skipping private, hidden and cache entries."""
+    for dirpath, dirnames, filenames in os.walk(assets_dir):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in sorted(filenames):
+            if name.startswith((".", "_")):
+                continue
+            if name.endswith((".py", ".sql")):
+                yield Path(dirpath, name)
+
+
+def _group_of(path: Path, assets_dir: Path) -> str:
+    parts = path.parent.relative_to(assets_dir).parts
+    return "/".join(parts) if parts else DEFAULT_GROUP
+
+
+def _new_package(name: str, directory: Path) -> types.ModuleType:
+    init = directory / "__init__.py"
+    if init.is_file():
+        spec = importlib.util.spec_from_file_location(
+            name, init, submodule_search_locations=[str(directory)]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    module = types.ModuleType(name)
+    module.__path__ = [str(directory)]
+    module.__package__ = name
+    sys.modules[name] = module
+    return module
+
+
+def _import_file(path: Path, rel: str, package: str, assets_dir: Path) -> types.ModuleType:
+    parts = path.relative_to(assets_dir).with_suffix("").parts
+    parent = package
+    for i, part in enumerate(parts[:-1]):
+        parent = f"{parent}.{part}"
+        if parent not in sys.modules:
+            _new_package(parent, assets_dir.joinpath(*parts[: i + 1]))
+    name = f"{parent}.{parts[-1]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        del sys.modules[name]
+        raise DefinitionError(
+            f"{rel}:{e.lineno}: syntax error: {e.msg}; fix the Python file."
+        ) from None
+    except DefinitionError as e:
+        del sys.modules[name]
+        # @asset and source() name the absolute file; say it the way the user sees it.
+        raise DefinitionError(str(e).replace(str(path), rel)) from None
+    except Exception as e:
+        del sys.modules[name]
+        line = _error_line(e, path)
+        raise DefinitionError(
+            f"{rel}:{line}: importing the file failed with {type(e).__name__}: {e}; fix the file."
+        ) from e
+    return module
+
+
+def _error_line(error: BaseException, path: Path) -> int | str:
+    """The deepest line of ``path`` in the error's traceback."""
+    line: int | str = "?"
+    for frame in traceback.extract_tb(error.__traceback__):
+        if Path(frame.filename) == path and frame.lineno is not None:
+            line = frame.lineno
+    return line
+
+
+def _module_assets(module: types.ModuleType, rel: str, group: str, config: Config) -> list[Asset]:
+    found = []
+    module_file = module.__file__
+    for var, value in vars(module).items():
+        # Only what this module defines: an imported asset belongs to its own file.
+        if isinstance(value, AssetFunction) and value.fn.__module__ == module.__name__:
+            found.append(python_asset(value, file=rel, group=group))
+        elif isinstance(value, Source) and value.file == module_file:
+            name = value.name or validate_name(var, f"{rel}:{value.line}")
+            found.append(source_asset(value, name=name, file=rel, line=value.line, group=group))
+    return found
+
+
+def _sql_asset(path: Path, rel: str, group: str) -> Asset:
+    from assetflow.sql import parse_sql_asset
+
+    name = validate_name(path.stem, rel)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DefinitionError(f"{rel}: not UTF-8 text; save the file as UTF-8.") from None
+    definition = parse_sql_asset(text, path=rel)
+    options = build_options(definition.options, rel)
+    deps = tuple(d for d in options.deps if d.lower() not in definition.deps)
+    return Asset(
+        name=name,
+        kind="sql",
+        file=rel,
+        line=definition.body_line,
+        group=options.group or group,
+        options=options,
+        upstream=tuple(sorted(definition.deps)) + deps,
+        sql=definition,
+    )

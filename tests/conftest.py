@@ -1,0 +1,50 @@
+"""Shared fixtures: fixture projects copied into tmp_path, and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+PROJECTS = Path(__file__).parent / "projects"
+TEMPLATE = Path(__file__).parent.parent / "project_template"
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[[str], Path]:
+    """Copy ``tests/projects/<name>`` (or ``template``) into tmp_path and return the copy."""
+
+    def copy(name: str) -> Path:
+        src = TEMPLATE if name == "template" else PROJECTS / name
+        dst = tmp_path / name
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".assetflow"))
+        return dst
+
+    return copy
+
+
+def run_assetflow(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m assetflow ARGS`` as a user would, capturing its output."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    full_env.pop("ASSETFLOW_PROJECT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "assetflow", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli("list", "--format", "json", cwd=project)`` runs the real command line."""
+    return run_assetflow

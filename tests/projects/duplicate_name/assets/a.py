@@ -1,0 +1,6 @@
+from assetflow import asset
+
+
+@asset
+def orders():
+    return 1

@@ -1,0 +1,6 @@
+from assetflow import asset
+
+
+@asset(name="class")
+def klass():
+    return 1

@@ -1,0 +1,6 @@
+from assetflow import asset
+
+
+@asset
+def broken(fine)
+    return fine

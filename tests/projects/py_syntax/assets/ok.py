@@ -1,0 +1,6 @@
+from assetflow import asset
+
+
+@asset
+def fine():
+    return 1

@@ -1,0 +1,3 @@
+-- description: Not a query.
+
+DROP TABLE orders

@@ -1,0 +1,3 @@
+-- description: A query with a typo.
+SELECT a,
+FROM WHERE x

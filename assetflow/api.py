@@ -42,7 +42,12 @@ def load(
     return LoadedProject(config=config, project=loaded, graph=build_graph(loaded.assets))
 
 
-def _names(loaded: LoadedProject, select: str | Sequence[str] | None, exclude: str | Sequence[str] | None, now: dt.datetime | None) -> list[str]:
+def _names(
+    loaded: LoadedProject,
+    select: str | Sequence[str] | None,
+    exclude: str | Sequence[str] | None,
+    now: dt.datetime | None,
+) -> list[str]:
     from assetflow.run import statuses as all_statuses
     from assetflow.selection import select as run_selection
 

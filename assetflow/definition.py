@@ -156,7 +156,7 @@ def _exception_types(value: object, where: str) -> tuple[type[BaseException], ..
 class AssetFunction:
     """A function decorated with ``@asset``: still callable as the plain function."""
 
-    __slots__ = ("fn", "name", "options", "__dict__")
+    __slots__ = ("__dict__", "fn", "name", "options")
 
     def __init__(self, fn: Callable[..., Any], name: str, options: AssetOptions) -> None:
         self.fn = fn
@@ -236,18 +236,30 @@ def _where(f: Callable[..., Any]) -> str:
     return f"{code.co_filename}:{code.co_firstlineno}"
 
 
+def _parameters(f: Callable[..., Any]) -> tuple[str, ...]:
+    """The parameter names of a plain function, read off its code object.
+
+    ``inspect.signature`` gives the same answer at 50 µs a call, which a project
+    of 10 000 assets pays twice on every load.
+    """
+    code = f.__code__
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+
+
 def _check_parameters(f: Callable[..., Any], where: str) -> None:
-    for p in inspect.signature(f).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise DefinitionError(
-                f"{where}: asset {f.__name__!r} takes *{p.name}; each parameter must name "
-                "one upstream asset, so list them explicitly."
-            )
-        if p.kind is p.POSITIONAL_ONLY:
-            raise DefinitionError(
-                f"{where}: asset {f.__name__!r} has positional-only parameter {p.name!r}; "
-                "upstreams are passed by name, so remove the '/'."
-            )
+    code = f.__code__
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        star = "*" if code.co_flags & inspect.CO_VARARGS else "**"
+        raise DefinitionError(
+            f"{where}: asset {f.__name__!r} takes {star}arguments; each parameter must name "
+            "one upstream asset, so list them explicitly."
+        )
+    if code.co_posonlyargcount:
+        name = code.co_varnames[0]
+        raise DefinitionError(
+            f"{where}: asset {f.__name__!r} has positional-only parameter {name!r}; "
+            "upstreams are passed by name, so remove the '/'."
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -385,11 +397,12 @@ def python_asset(defn: AssetFunction, *, file: str, group: str) -> Asset:
     fn = defn.fn
     inputs = []
     takes_context = False
-    for p in inspect.signature(fn).parameters.values():
-        if p.name == CONTEXT_PARAM:
+    annotations = fn.__annotations__
+    for param in _parameters(fn):
+        if param == CONTEXT_PARAM:
             takes_context = True
             continue
-        inputs.append(Input(p.name, p.name, p.annotation))
+        inputs.append(Input(param, param, annotations.get(param, inspect.Parameter.empty)))
     deps = tuple(d for d in defn.options.deps if d not in {i.asset for i in inputs})
     return Asset(
         name=defn.name,
@@ -410,4 +423,6 @@ def source_asset(src: Source, *, name: str, file: str, line: int | None, group: 
     opts = AssetOptions(
         group=group, tags=src.tags, description=src.description, freshness=src.freshness
     )
-    return Asset(name=name, kind="source", file=file, line=line, group=group, options=opts, source=src)
+    return Asset(
+        name=name, kind="source", file=file, line=line, group=group, options=opts, source=src
+    )

@@ -161,7 +161,9 @@ def _unknown_message(a: Asset, name: str, by_lower: dict[str, Asset]) -> str:
     else:
         what = {"python": "parameter", "sql": "table"}.get(a.kind, "upstream") + f" {name!r}"
     hint = _closest(name, [x.name for x in by_lower.values()])
-    fix = f"did you mean {hint!r}?" if hint else "declare it as an asset or source, or fix the name."
+    fix = (
+        f"did you mean {hint!r}?" if hint else "declare it as an asset or source, or fix the name."
+    )
     return f"{a.where}: {_kind(a)} {a.name!r}: {what} is not an asset or source; {fix}"
 
 

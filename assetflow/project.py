@@ -73,9 +73,12 @@ def find_root(start: Path) -> Path:
             return directory
         pyproject = directory / "pyproject.toml"
         # A cheap text test first: parsing every pyproject.toml up the tree is waste.
-        if pyproject.is_file() and "tool.assetflow" in pyproject.read_text(errors="replace"):
-            if "assetflow" in _read_toml(pyproject).get("tool", {}):
-                return directory
+        if (
+            pyproject.is_file()
+            and "tool.assetflow" in pyproject.read_text(errors="replace")
+            and "assetflow" in _read_toml(pyproject).get("tool", {})
+        ):
+            return directory
     raise ProjectNotFoundError(
         f"no assetflow project in {start} or its parents; run 'assetflow init DIR' to create "
         "one, add [tool.assetflow] to pyproject.toml, or pass --project DIR."

@@ -101,8 +101,9 @@ def parse_sql_asset(text: str, *, path: str) -> SqlDefinition:
 def normalize_sql(query: str) -> str:
     """A canonical form of ``query`` for code versioning.
 
-    Comments, whitespace, keyword case and the case of unquoted identifiers do
-    not change it; any other change (a literal, a column, a table) does.
+    Comments, whitespace, keyword case and the case of unquoted column and table
+    references do not change it; any other change (a literal, a column, a table,
+    the case of an alias, which DuckDB keeps in output column names) does.
 
     Raises:
         SqlSyntaxError: ``query`` does not parse.
@@ -118,7 +119,9 @@ def normalize_sql(query: str) -> str:
     statements = [_parse_tokens(chunk, query, "<query>") for chunk in _statements(tokens)]
     for statement in statements:
         for identifier in statement.find_all(exp.Identifier):
-            if not identifier.quoted:
+            # Only references are folded: DuckDB resolves them case-insensitively, but
+            # it keeps an alias's case in the output's column names (AS Total).
+            if not identifier.quoted and isinstance(identifier.parent, (exp.Column, exp.Table)):
                 identifier.set("this", identifier.this.lower())
     return "; ".join(s.sql(dialect=dialect, comments=False) for s in statements)
 

@@ -32,8 +32,8 @@ def run_assetflow(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m assetflow ARGS`` as a user would, capturing its output."""
-    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    full_env.pop("ASSETFLOW_PROJECT", None)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ASSETFLOW_")}
+    full_env = {**inherited, "NO_COLOR": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "assetflow", *args],
         cwd=cwd,

@@ -142,14 +142,28 @@ def test_discovery_imported_asset_belongs_to_its_own_file(make_project):
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ("@asset\ndef f(*args):\n    return 1\n", r"takes \*args"),
+        ("@asset\ndef f(*args):\n    return 1\n", r"takes \*arguments"),
+        ("@asset\ndef f(**kw):\n    return 1\n", r"takes \*\*arguments"),
+        ("@asset\ndef f(a, /):\n    return 1\n", "positional-only parameter 'a'"),
         ("@asset\ndef _f():\n    return 1\n", "starts with '_'"),
         ("@asset(colour='red')\ndef f():\n    return 1\n", "unknown option 'colour'"),
         ("@asset(retries='3')\ndef f():\n    return 1\n", "retries='3' must be a int"),
         ("@asset(name='2x')\ndef f():\n    return 1\n", "'2x' is not a valid asset name"),
-        ("def g():\n    @asset\n    def f():\n        return 1\n    return f\ng()\n", "not at module level"),
+        (
+            "def g():\n    @asset\n    def f():\n        return 1\n    return f\ng()\n",
+            "not at module level",
+        ),
     ],
-    ids=["var-args", "private-name", "unknown-option", "bad-option-type", "bad-name", "nested"],
+    ids=[
+        "var-args",
+        "var-kwargs",
+        "positional-only",
+        "private-name",
+        "unknown-option",
+        "bad-option-type",
+        "bad-name",
+        "nested",
+    ],
 )
 def test_asset_declaration_errors_name_the_file_and_line(make_project, body, words):
     root = make_project("basic")
@@ -225,7 +239,8 @@ def test_import_assetflow_is_light(tmp_path):
 
     code = (
         "import sys, assetflow, assetflow.cli\n"
-        "heavy = [m for m in ('duckdb', 'pyarrow', 'sqlglot', 'rich', 'pandas') if m in sys.modules]\n"
+        "heavy = ('duckdb', 'pyarrow', 'sqlglot', 'rich', 'pandas')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)

@@ -398,8 +398,18 @@ def test_normalize_sql_equal(first: str, second: str) -> None:
         ("SELECT a FROM t", "SELECT b FROM t"),
         ("SELECT a FROM t", "SELECT a FROM u"),
         ('SELECT "A" FROM t', 'SELECT "a" FROM t'),
+        ("SELECT a AS Total FROM t", "SELECT a AS total FROM t"),
+        ("SELECT x FROM t AS s(Col)", "SELECT x FROM t AS s(col)"),
     ],
-    ids=["number", "string-case", "column", "table", "quoted-identifier-case"],
+    ids=[
+        "number",
+        "string-case",
+        "column",
+        "table",
+        "quoted-identifier-case",
+        "alias-case-is-output-name",
+        "column-alias-case",
+    ],
 )
 def test_normalize_sql_different(first: str, second: str) -> None:
     assert normalize_sql(first) != normalize_sql(second)

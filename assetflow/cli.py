@@ -1,0 +1,378 @@
+"""The ``assetflow`` command line: the only click importer, and the only place
+errors become exit codes.
+
+Exit codes: 0 success; 1 an asset failed; 2 usage or definition error;
+3 infrastructure error (state locked or unreadable, storage unwritable);
+130 interrupted. JSON goes to stdout as one document; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from assetflow.errors import (
+    AssetflowError,
+    DefinitionError,
+    InfrastructureError,
+    MaterializationError,
+    SelectionError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INFRASTRUCTURE = 3
+EXIT_INTERRUPTED = 130
+
+
+def exit_code(error: AssetflowError) -> int:
+    """The exit code that ``error`` stands for."""
+    if isinstance(error, (DefinitionError, SelectionError)):
+        return EXIT_USAGE
+    if isinstance(error, MaterializationError):
+        return EXIT_FAILED
+    if isinstance(error, InfrastructureError):
+        return EXIT_INFRASTRUCTURE
+    return EXIT_FAILED
+
+
+class _Group(click.Group):
+    """Turns assetflow errors into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AssetflowError as e:
+            if _debug(ctx):
+                raise
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(exit_code(e))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as e:
+            # Not the user's fault: say so, and keep the traceback for --debug.
+            if _debug(ctx):
+                raise
+            click.echo(
+                f"internal error: {type(e).__name__}: {e} (a bug in assetflow; rerun with "
+                "--debug for the traceback and report it)",
+                err=True,
+            )
+            ctx.exit(EXIT_INFRASTRUCTURE)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool((ctx.obj or {}).get("debug")) or os.environ.get("ASSETFLOW_DEBUG") == "1"
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.version_option(package_name="assetflow")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """assetflow: data assets in Python and SQL, materialized only when stale."""
+    ctx.obj = {"debug": debug}
+
+
+def _project_options(f: F) -> F:
+    f = click.option(
+        "--state",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="State folder (default: the config's 'state'; env ASSETFLOW_STATE).",
+    )(f)
+    f = click.option(
+        "--project",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Project directory (default: found from the working directory up; "
+        "env ASSETFLOW_PROJECT).",
+    )(f)
+    return f
+
+
+def _selection_options(f: F) -> F:
+    f = click.option(
+        "--exclude", multiple=True, help="Leave out assets matching this selection (repeatable)."
+    )(f)
+    return click.argument("select", nargs=-1)(f)
+
+
+def _format_option(*choices: str) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def _load(project: Path | None, state: Path | None = None) -> Any:
+    from assetflow.api import load
+
+    return load(project, state=state)
+
+
+def _selected(loaded: Any, select: Sequence[str], exclude: Sequence[str]) -> list[str]:
+    from assetflow.api import select_names
+
+    return select_names(loaded, list(select), list(exclude))
+
+
+def _emit_json(doc: object) -> None:
+    click.echo(json.dumps(doc, indent=2))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path) -> None:
+    """Create a runnable example project in DIRECTORY."""
+    template = _template_dir()
+    if directory.exists() and any(directory.iterdir()):
+        raise DefinitionError(
+            f"{directory} exists and is not empty; choose a new or empty directory."
+        )
+    shutil.copytree(
+        template,
+        directory,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", ".assetflow"),
+    )
+    click.echo(f"Created an assetflow project in {directory}.", err=True)
+    click.echo(f"Next: cd {directory} && assetflow materialize", err=True)
+
+
+def _template_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    # A wheel ships the template inside the package; a source checkout has it beside.
+    for candidate in (here / "_template", here.parent / "project_template"):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    raise DefinitionError(
+        "the project template is missing from this installation; reinstall assetflow."
+    )
+
+
+@main.command("list")
+@_selection_options
+@_project_options
+@_format_option("text", "json")
+def list_assets(
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    project: Path | None,
+    state: Path | None,
+    fmt: str,
+) -> None:
+    """List assets and sources with their kind, group and upstreams."""
+    from assetflow.lineage import list_records
+
+    loaded = _load(project, state)
+    assets = [loaded.graph[n] for n in _selected(loaded, select, exclude)]
+    if fmt == "json":
+        _emit_json({"schema_version": 1, "assets": list_records(assets)})
+        return
+    rows = [(a.name, a.kind, a.group, ", ".join(sorted(a.upstream))) for a in assets]
+    _echo_table(("name", "kind", "group", "upstream"), rows)
+
+
+def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    for row in (header, *rows):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@main.command()
+@_selection_options
+@_project_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "mermaid", "dot"]),
+    default="json",
+    show_default=True,
+    help="Export format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE instead of stdout.",
+)
+def lineage(
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    project: Path | None,
+    state: Path | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Export the lineage graph of the selected assets."""
+    from assetflow.lineage import export
+
+    loaded = _load(project, state)
+    names = _selected(loaded, select, exclude)
+    text = export(loaded.graph.subgraph(names), fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {fmt} lineage of {len(names)} assets to {output}.", err=True)
+
+
+@main.command()
+@_selection_options
+@_project_options
+@click.option("--force", is_flag=True, help="Run every selected asset, fresh or not.")
+@click.option("--dry-run", is_flag=True, help="Print the plan with causes; run nothing.")
+@_format_option("text", "json")
+def materialize(
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    project: Path | None,
+    state: Path | None,
+    force: bool,
+    dry_run: bool,
+    fmt: str,
+) -> None:
+    """Materialize what is missing, stale, overdue or failed (default: everything)."""
+    from assetflow import report
+    from assetflow.api import materialize as run
+
+    loaded = _load(project, state)
+
+    def progress(result: Any) -> None:
+        if fmt == "text" and result.outcome != "fresh":
+            click.echo(report.result_line(result), err=True)
+
+    def waiting(holder: str) -> None:
+        click.echo(f"waiting for another run to finish ({holder})", err=True)
+
+    result = run(
+        list(select),
+        exclude=list(exclude),
+        project=loaded,
+        force=force,
+        dry_run=dry_run,
+        on_result=progress,
+        on_wait=waiting,
+    )
+    if fmt == "json":
+        _emit_json(report.run_json(result))
+    else:
+        click.echo(report.run_text(result), err=not dry_run)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@_selection_options
+@_project_options
+@click.option("--why", "why", metavar="ASSET", help="Explain every cause of one asset's status.")
+@_format_option("text", "json")
+def status(
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    project: Path | None,
+    state: Path | None,
+    why: str | None,
+    fmt: str,
+) -> None:
+    """Show each asset's status (missing, stale, overdue, failed, fresh) and why."""
+    from assetflow import report
+    from assetflow.api import status as get_status
+
+    loaded = _load(project, state)
+    if why is not None:
+        select, exclude = (_asset_name(loaded, why),), ()
+    statuses = get_status(list(select), exclude=list(exclude), project=loaded)
+    if fmt == "json":
+        _emit_json(report.status_json(statuses))
+    elif why is not None:
+        click.echo(report.why_text(statuses[0]))
+    else:
+        _echo_table(("asset", "status", "last materialized", "cause"), report.status_rows(statuses))
+
+
+def _asset_name(loaded: Any, name: str) -> str:
+    from assetflow.errors import UnknownAssetError
+
+    found = loaded.graph.lookup(name)
+    if found is None:
+        hint = loaded.graph.suggest(name)
+        fix = f"did you mean {hint!r}?" if hint else "run 'assetflow list' to see the assets."
+        raise UnknownAssetError(f"{name!r} is not an asset or source; {fix}")
+    return str(found)
+
+
+@main.command()
+@click.argument("asset")
+@_project_options
+@click.option("--limit", default=20, show_default=True, help="How many attempts to show.")
+@_format_option("text", "json")
+def history(asset: str, project: Path | None, state: Path | None, limit: int, fmt: str) -> None:
+    """Show the latest materialization attempts of ASSET, newest first."""
+    from assetflow import report
+    from assetflow.state import StateStore
+
+    loaded = _load(project, state)
+    name = _asset_name(loaded, asset)
+    rows = StateStore(loaded.config.state_dir).history(name, limit)
+    if fmt == "json":
+        _emit_json(report.history_json(name, rows))
+        return
+    if not rows:
+        click.echo(f"{name} has never been materialized.")
+        return
+    header = ("run", "outcome", "finished", "rows", "code", "data", "error")
+    _echo_table(header, report.history_rows(rows))
+
+
+@main.command()
+@click.argument("asset")
+@_project_options
+@click.option("--limit", default=10, show_default=True, help="How many rows to show.")
+@_format_option("text", "json")
+def show(asset: str, project: Path | None, state: Path | None, limit: int, fmt: str) -> None:
+    """Preview the current data of ASSET."""
+    from assetflow.query import preview
+
+    loaded = _load(project, state)
+    name = _asset_name(loaded, asset)
+    doc, text = preview(loaded, name, limit)
+    if fmt == "json":
+        _emit_json(doc)
+    else:
+        click.echo(text)
+
+
+@main.command()
+@click.argument("query")
+@_project_options
+@_format_option("text", "json")
+def sql(query: str, project: Path | None, state: Path | None, fmt: str) -> None:
+    """Run QUERY over the asset catalog (assets by name) and the state (state.runs, ...)."""
+    from assetflow.query import run_query
+
+    loaded = _load(project, state)
+    doc, text = run_query(loaded.config, query)
+    if fmt == "json":
+        _emit_json(doc)
+    else:
+        click.echo(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

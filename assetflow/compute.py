@@ -1,0 +1,296 @@
+"""Computing one asset: bind its upstreams, run its function or query, store the result.
+
+Python assets get each upstream in the form their parameter's annotation asks
+for (``pa.Table`` by default; ``pandas.DataFrame``, ``polars.DataFrame``,
+``duckdb.DuckDBPyRelation``, ``pa.RecordBatchReader``; ``pathlib.Path`` for a
+file source). SQL assets run inside DuckDB over views named after their
+upstreams, and their result goes straight to Parquet.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assetflow.definition import Asset
+from assetflow.errors import DefinitionError, MaterializationError, StorageError
+from assetflow.observation import read_function, source_files
+from assetflow.storage import TABLE, Storage, Stored, as_arrow
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from assetflow.state import Materialization
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What an asset's ``context`` parameter receives."""
+
+    asset: str
+    run_id: int
+    log: logging.Logger
+    previous: Materialization | None
+    partition: str | None = None
+
+
+@dataclass(slots=True)
+class Available:
+    """An upstream's value as the run can reach it: in memory, stored, or a source."""
+
+    value: Any = None
+    in_memory: bool = False
+    stored_format: str | None = None
+    stored_location: str | None = None
+    inline: bytes | None = None
+    source: Asset | None = None
+
+
+@dataclass(slots=True)
+class Engine:
+    """What computing assets shares within a run: storage, root, one DuckDB connection."""
+
+    storage: Storage
+    root: Path
+    _con: duckdb.DuckDBPyConnection | None = field(default=None)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect()
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def compute_python(
+    engine: Engine,
+    asset: Asset,
+    mat_id: int,
+    upstreams: Mapping[str, Available],
+    context: Context | None,
+) -> tuple[Stored, Any]:
+    """Call a Python asset's function and store what it returns.
+
+    Returns:
+        The stored value and the value to hand to downstream assets in this run.
+
+    Raises:
+        MaterializationError: the function raised; the original error is ``__cause__``.
+    """
+    assert asset.fn is not None
+    hints = _hints(asset.fn)
+    kwargs = {
+        i.param: _bind_python(
+            engine, asset, i.param, upstreams[i.asset], hints.get(i.param, i.annotation)
+        )
+        for i in asset.inputs
+    }
+    if asset.takes_context:
+        kwargs["context"] = context
+    try:
+        value = asset.fn(**kwargs)
+    except Exception as e:
+        raise MaterializationError(f"{type(e).__name__}: {e}") from e
+    table = as_arrow(value)
+    kept = table if table is not None else value
+    stored = engine.storage.write(asset.name, mat_id, kept, lambda: engine.con)
+    return stored, kept
+
+
+def compute_sql(
+    engine: Engine, asset: Asset, mat_id: int, upstreams: Mapping[str, Available]
+) -> Stored:
+    """Run a SQL asset's query inside DuckDB, straight into storage."""
+    import duckdb
+
+    con = engine.con
+    for name, available in upstreams.items():
+        _bind_sql(engine, asset, name, available)
+    query = _strip_query(asset.sql.query)
+    try:
+        return engine.storage.write_query(con, asset.name, mat_id, query)
+    except duckdb.Error as e:
+        message = str(e).strip().splitlines()[0]
+        raise MaterializationError(f"{asset.file}: DuckDB error: {message}") from e
+
+
+def _strip_query(query: str) -> str:
+    text = query.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    # A trailing line comment would swallow the closing parenthesis of COPY (...).
+    return text + "\n"
+
+
+def _bind_sql(engine: Engine, asset: Asset, name: str, available: Available) -> None:
+    con = engine.con
+    quoted = '"' + name.replace('"', '""') + '"'
+    if available.source is not None:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quoted} AS {_source_query(engine, available.source)}"
+        ).fetchall()
+        return
+    value = available.value
+    if available.in_memory and as_arrow(value) is not None:
+        internal = f"_assetflow_arrow_{name}"
+        con.register(internal, value)
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW {quoted} AS SELECT * FROM "{internal}"'
+        ).fetchall()
+        return
+    if available.stored_format == TABLE and available.stored_location is not None:
+        path = _sql_string(engine.storage.path(available.stored_location))
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quoted} AS SELECT * FROM read_parquet({path})"
+        ).fetchall()
+        return
+    raise MaterializationError(
+        f"{asset.file}: reads {name!r}, which is not a table; a SQL asset can read only table "
+        "assets and file sources."
+    )
+
+
+def _source_query(engine: Engine, source: Asset) -> str:
+    assert source.source is not None
+    path = source.source.path
+    if path is None:
+        raise MaterializationError(
+            f"source {source.name!r} is observed by a function and has no data to read; "
+            "read it from a Python asset instead."
+        )
+    fn = read_function(path)
+    if not fn:
+        raise MaterializationError(
+            f"source {source.name!r}: cannot read {path} as a table (use .csv, .parquet or .json); "
+            "take it as a pathlib.Path parameter in a Python asset instead."
+        )
+    full = path if Path(path).is_absolute() else str(engine.root / path)
+    return f"SELECT * FROM {fn}({_sql_string(full)})"
+
+
+def _bind_python(
+    engine: Engine, asset: Asset, param: str, available: Available, annotation: Any
+) -> Any:
+    form = _form(annotation)
+    if available.source is not None:
+        return _source_value(engine, asset, param, available.source, form)
+    if available.in_memory:
+        value = available.value
+    else:
+        assert available.stored_format is not None
+        value = engine.storage.load(
+            available.stored_format, available.stored_location, available.inline
+        )
+    return _convert(value, form, engine, asset, param)
+
+
+def _source_value(engine: Engine, asset: Asset, param: str, source: Asset, form: str) -> Any:
+    src = source.source
+    assert src is not None
+    if src.observe is not None:
+        return src.observe()
+    if form == "path":
+        files = source_files(source, engine.root)
+        return files[0] if len(files) == 1 else files
+    try:
+        table = engine.con.sql(_source_query(engine, source)).to_arrow_table()
+    except MaterializationError:
+        raise
+    except Exception as e:
+        raise StorageError(f"source {source.name!r}: cannot read {src.path}: {e}") from e
+    return _convert(table, form, engine, asset, param)
+
+
+# (top-level package, class name) → form. Matched by name so that neither
+# pandas nor polars is imported to check an annotation, and so that a class's
+# module path (duckdb._relation, polars.dataframe.frame) may move.
+_FORMS = {
+    ("pyarrow", "Table"): "arrow",
+    ("pyarrow", "RecordBatchReader"): "reader",
+    ("pandas", "DataFrame"): "pandas",
+    ("polars", "DataFrame"): "polars",
+    ("duckdb", "DuckDBPyRelation"): "duckdb",
+    ("_duckdb", "DuckDBPyRelation"): "duckdb",
+    ("pathlib", "Path"): "path",
+}
+_ALIASES = {"pa": "pyarrow", "pd": "pandas", "pl": "polars"}
+
+
+def _form(annotation: Any) -> str:
+    if isinstance(annotation, str):
+        # Postponed annotations that could not be resolved: go by their text.
+        module, _, name = annotation.strip("'\"").rpartition(".")
+        top = module.split(".")[0]
+        return _FORMS.get((_ALIASES.get(top, top or "pathlib"), name), "any")
+    if isinstance(annotation, type):
+        return _FORMS.get((annotation.__module__.split(".")[0], annotation.__name__), "any")
+    return "any"
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:
+        # Names imported only under TYPE_CHECKING: fall back to the annotation text.
+        return dict(getattr(fn, "__annotations__", {}))
+
+
+def _convert(value: Any, form: str, engine: Engine, asset: Asset, param: str) -> Any:
+    table = as_arrow(value) if form != "any" else None
+    if table is None:
+        if form in ("arrow", "pandas", "polars", "duckdb", "reader") and as_arrow(value) is None:
+            raise MaterializationError(
+                f"{asset.where}: parameter {param!r} asks for a table, but that upstream is a "
+                f"{type(value).__name__}; change the annotation."
+            )
+        return value
+    try:
+        if form == "arrow":
+            return table
+        if form == "reader":
+            return table.to_reader()
+        if form == "pandas":
+            return table.to_pandas()
+        if form == "polars":
+            import polars
+
+            return polars.from_arrow(table)
+        if form == "duckdb":
+            return engine.con.from_arrow(table)
+    except ImportError as e:
+        extra = "pandas" if form == "pandas" else "polars"
+        raise DefinitionError(
+            f"{asset.where}: parameter {param!r} asks for a {extra} DataFrame, but {extra} is not "
+            f"installed ({e}); pip install 'assetflow[{extra}]'."
+        ) from None
+    return table
+
+
+def user_traceback(error: BaseException, root: Path) -> str:
+    """The frames of ``error`` that are in the user's project, not in assetflow."""
+    import assetflow
+
+    package_dir = str(Path(assetflow.__file__).parent)
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not f.filename.startswith(package_dir)
+    ]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
+    text = "".join(lines)
+    return text.replace(str(root) + "/", "")
+
+
+def _sql_string(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,107 @@
+"""Observing sources: the version of an external file (or glob), or of an ``@source`` function.
+
+A file source's version is a hash of its content. Its (size, mtime) are kept
+with the version, and a file whose (size, mtime) did not change since the last
+observation is not read again; a ``touch`` re-reads it and finds the same
+version.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from assetflow.definition import Asset
+from assetflow.state import Observation
+
+_GLOB_CHARS = frozenset("*?[")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source as observed now: its version, or why it has none."""
+
+    version: str | None
+    stat_key: str | None = None
+    detail: str = ""  # for a missing source: " (data/x.csv not found)"
+
+    @property
+    def present(self) -> bool:
+        return self.version is not None
+
+
+def source_files(asset: Asset, root: Path) -> list[Path]:
+    """The files a file source stands for (sorted), possibly none."""
+    assert asset.source is not None and asset.source.path is not None
+    pattern = asset.source.path
+    full = Path(pattern) if os.path.isabs(pattern) else root / pattern
+    if _GLOB_CHARS & set(pattern):
+        return sorted(Path(p) for p in glob.glob(str(full), recursive=True) if os.path.isfile(p))
+    return [full] if full.is_file() else []
+
+
+def observe(asset: Asset, root: Path, previous: Observation | None) -> SourceState:
+    """Observe one source, reusing ``previous`` when its files did not change."""
+    src = asset.source
+    assert src is not None
+    if src.observe is not None:
+        try:
+            return SourceState(str(src.observe()))
+        except Exception as e:
+            return SourceState(None, detail=f" (its observer raised {type(e).__name__}: {e})")
+    files = source_files(asset, root)
+    if not files:
+        return SourceState(None, detail=f" ({src.path} not found)")
+    stats = [(f, f.stat()) for f in files]
+    stat_key = _digest(
+        "\n".join(
+            f"{f.relative_to(root) if f.is_relative_to(root) else f}|{s.st_size}|{s.st_mtime_ns}"
+            for f, s in stats
+        )
+    )
+    if previous is not None and previous.stat_key == stat_key:
+        return SourceState(previous.version, stat_key)
+    if len(files) == 1:
+        version = _file_hash(files[0])
+    else:
+        version = _digest(
+            "\n".join(f"{f.relative_to(root).as_posix()}|{_file_hash(f)}" for f in files)
+        )
+    return SourceState(version, stat_key)
+
+
+def observe_all(
+    sources: list[Asset], root: Path, previous: Mapping[str, Observation]
+) -> dict[str, SourceState]:
+    """Observe every source in ``sources``."""
+    return {a.name: observe(a, root, previous.get(a.name)) for a in sources}
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()[:32]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def read_function(path: str) -> str:
+    """The DuckDB table function that reads a source file, chosen by its extension."""
+    lower = path.lower()
+    for suffixes, fn in (
+        ((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"), "read_csv_auto"),
+        ((".parquet", ".pq"), "read_parquet"),
+        ((".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz"), "read_json_auto"),
+    ):
+        if lower.endswith(suffixes):
+            return fn
+    return ""

@@ -1,0 +1,308 @@
+"""Pure planning: graph + recorded state + ``now`` → each asset's status and causes.
+
+Nothing here does IO or reads a clock. The runner calls :func:`assess` again
+for each asset just before its turn, with the records its upstreams produced
+earlier in the run: an asset that was stale only because an upstream was
+stale is then found fresh when that upstream came out unchanged (early
+cutoff), with no special case.
+
+Example:
+    >>> from assetflow.definition import Asset, AssetOptions
+    >>> a = Asset("a", "python", "a.py", 1, "default", AssetOptions())
+    >>> assess(a, record=None, failure=None, code_version="c1", upstreams={}, now=None).status
+    <Status.MISSING: 'missing'>
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from assetflow.definition import Asset
+from assetflow.errors import DefinitionError
+
+
+class Status(StrEnum):
+    """An asset's status, most urgent first."""
+
+    MISSING = "missing"
+    FAILED = "failed"
+    STALE = "stale"
+    OVERDUE = "overdue"
+    FRESH = "fresh"
+
+
+class CauseKind(StrEnum):
+    """Why an asset is not fresh."""
+
+    NEVER_MATERIALIZED = "never_materialized"
+    DATA_MISSING = "data_missing"
+    CODE_CHANGED = "code_changed"
+    UPSTREAM_CHANGED = "upstream_changed"
+    SOURCE_CHANGED = "source_changed"
+    DEPS_CHANGED = "deps_changed"
+    UPSTREAM_STALE = "upstream_stale"
+    OVERDUE = "overdue"
+    LAST_RUN_FAILED = "last_run_failed"
+    SOURCE_MISSING = "source_missing"
+
+
+_STATUS_OF: dict[CauseKind, Status] = {
+    CauseKind.NEVER_MATERIALIZED: Status.MISSING,
+    CauseKind.DATA_MISSING: Status.MISSING,
+    CauseKind.SOURCE_MISSING: Status.MISSING,
+    CauseKind.LAST_RUN_FAILED: Status.FAILED,
+    CauseKind.CODE_CHANGED: Status.STALE,
+    CauseKind.UPSTREAM_CHANGED: Status.STALE,
+    CauseKind.SOURCE_CHANGED: Status.STALE,
+    CauseKind.DEPS_CHANGED: Status.STALE,
+    CauseKind.UPSTREAM_STALE: Status.STALE,
+    CauseKind.OVERDUE: Status.OVERDUE,
+}
+_URGENCY = list(Status)
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """One reason an asset is not fresh, in words: ``code changed (a1b2c3d → 9f8e7d6)``."""
+
+    kind: CauseKind
+    detail: str
+    upstream: str | None = None  # the upstream this cause is about, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What the planner needs of an asset's current (last good) materialization.
+
+    ``inputs`` maps each upstream it was built from to that upstream's data
+    version and the run that produced it (``None`` for sources).
+    """
+
+    run_id: int
+    code_version: str
+    data_version: str
+    inputs: Mapping[str, tuple[str, int | None]]
+    finished_at: dt.datetime
+    data_present: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """An upstream as the downstream sees it now: current data version and status."""
+
+    data_version: str | None  # None: no data (missing source or never materialized)
+    run_id: int | None
+    status: Status
+    is_source: bool
+    detail: str = ""  # why a missing source is missing
+
+
+@dataclass(frozen=True, slots=True)
+class AssetStatus:
+    """An asset's status with every cause, most urgent first."""
+
+    name: str
+    status: Status
+    causes: tuple[Cause, ...]
+    last_materialized: dt.datetime | None
+
+    @property
+    def fresh(self) -> bool:
+        return self.status is Status.FRESH
+
+
+def _short(version: str) -> str:
+    return version[:7]
+
+
+def assess(
+    asset: Asset,
+    *,
+    record: Record | None,
+    failure: str | None,
+    code_version: str | None,
+    upstreams: Mapping[str, Upstream],
+    now: dt.datetime | None,
+) -> AssetStatus:
+    """The status of ``asset`` and all its causes.
+
+    Args:
+        record: its current (last good) materialization, or ``None``.
+        failure: the error of its last attempt if that attempt failed, else ``None``.
+        code_version: its code version now.
+        upstreams: every upstream of the asset, by name, as it stands now.
+        now: the time freshness is judged at (``None`` skips freshness).
+    """
+    causes: list[Cause] = []
+    if record is None:
+        causes.append(Cause(CauseKind.NEVER_MATERIALIZED, "never materialized"))
+    elif not record.data_present:
+        causes.append(Cause(CauseKind.DATA_MISSING, f"stored data of run {record.run_id} is gone"))
+    if failure is not None:
+        causes.append(Cause(CauseKind.LAST_RUN_FAILED, f"last run failed: {failure}"))
+    if record is not None:
+        causes.extend(_changes(asset, record, code_version, upstreams))
+        overdue = _overdue(asset, record, now)
+        if overdue:
+            causes.append(overdue)
+    causes.extend(_stale_upstreams(upstreams))
+    status = min((_STATUS_OF[c.kind] for c in causes), key=_URGENCY.index, default=Status.FRESH)
+    return AssetStatus(
+        name=asset.name,
+        status=status,
+        causes=tuple(sorted(causes, key=lambda c: _URGENCY.index(_STATUS_OF[c.kind]))),
+        last_materialized=record.finished_at if record else None,
+    )
+
+
+def _changes(
+    asset: Asset, record: Record, code_version: str | None, upstreams: Mapping[str, Upstream]
+) -> list[Cause]:
+    causes = []
+    if code_version is not None and code_version != record.code_version:
+        causes.append(
+            Cause(
+                CauseKind.CODE_CHANGED,
+                f"code changed ({_short(record.code_version)} → {_short(code_version)})",
+            )
+        )
+    added = sorted(set(upstreams) - set(record.inputs))
+    removed = sorted(set(record.inputs) - set(upstreams))
+    if added or removed:
+        parts = [f"+{n}" for n in added] + [f"-{n}" for n in removed]
+        causes.append(Cause(CauseKind.DEPS_CHANGED, f"upstreams changed ({', '.join(parts)})"))
+    for name, up in upstreams.items():
+        built = record.inputs.get(name)
+        if built is None or up.data_version is None or built[0] == up.data_version:
+            continue
+        if up.is_source:
+            detail = f"source {name} changed ({_short(built[0])} → {_short(up.data_version)})"
+            causes.append(Cause(CauseKind.SOURCE_CHANGED, detail, name))
+        else:
+            detail = f"upstream {name} changed (run {built[1]} → run {up.run_id})"
+            causes.append(Cause(CauseKind.UPSTREAM_CHANGED, detail, name))
+    return causes
+
+
+def _stale_upstreams(upstreams: Mapping[str, Upstream]) -> list[Cause]:
+    causes = []
+    for name, up in upstreams.items():
+        if up.is_source and up.data_version is None:
+            causes.append(
+                Cause(CauseKind.SOURCE_MISSING, f"source {name} is missing{up.detail}", name)
+            )
+        elif not up.is_source and up.status in (Status.MISSING, Status.STALE):
+            causes.append(
+                Cause(CauseKind.UPSTREAM_STALE, f"upstream {name} is {up.status.value}", name)
+            )
+    return causes
+
+
+def _overdue(asset: Asset, record: Record, now: dt.datetime | None) -> Cause | None:
+    if now is None or asset.options.freshness is None:
+        return None
+    max_age = max_age_of(asset)
+    if max_age is None:
+        return None
+    age = now - record.finished_at
+    if age <= max_age:
+        return None
+    return Cause(
+        CauseKind.OVERDUE,
+        f"overdue: last materialized {format_duration(age)} ago, "
+        f"freshness is {format_duration(max_age)}",
+    )
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, where: str) -> dt.timedelta:
+    """``"90s"``, ``"15m"``, ``"1h"``, ``"2d"``, ``"1w"`` as a timedelta.
+
+    Example:
+        >>> parse_duration("1h", "x")
+        datetime.timedelta(seconds=3600)
+    """
+    m = _DURATION.fullmatch(text)
+    if not m:
+        raise DefinitionError(
+            f"{where}: freshness {text!r} is not a duration; write a number and a unit "
+            "(s, m, h, d, w), such as '6h'."
+        )
+    return dt.timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+
+
+def max_age_of(asset: Asset) -> dt.timedelta | None:
+    """The maximum age an asset's freshness policy allows (the error level), if it has one."""
+    policy = asset.options.freshness
+    if isinstance(policy, str):
+        return parse_duration(policy, asset.where)
+    if isinstance(policy, Mapping):
+        limit = policy.get("error") or policy.get("max_age")
+        return parse_duration(limit, asset.where) if isinstance(limit, str) else None
+    return None
+
+
+def format_duration(delta: dt.timedelta) -> str:
+    """A short human duration: ``3h 5m``, ``2d 1h``, ``45s``."""
+    seconds = int(delta.total_seconds())
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60)):
+        if seconds >= size:
+            rest = (seconds % size) // sub_size
+            return f"{seconds // size}{unit}" + (f" {rest}{sub}" if rest else "")
+    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
+
+
+class Action(StrEnum):
+    """What the runner does with an asset at its turn."""
+
+    RUN = "run"
+    FRESH = "fresh"
+    SKIP = "skip"
+
+
+def decide(
+    status: AssetStatus,
+    *,
+    upstreams: Mapping[str, Upstream],
+    ran_upstreams: Mapping[str, str],
+    force: bool,
+) -> tuple[Action, str]:
+    """What to do with an asset at its turn in a run, and why (for a skip).
+
+    Args:
+        status: its status assessed against the upstreams' records as they are now.
+        upstreams: its upstreams as they are now.
+        ran_upstreams: the outcome of each upstream that had its turn in this run
+            (``materialized``, ``fresh``, ``failed``, ``skipped``, ``cancelled``).
+        force: run regardless of status.
+    """
+    for name, outcome in ran_upstreams.items():
+        if outcome in ("failed", "skipped", "cancelled"):
+            return Action.SKIP, f"upstream {name} {outcome}"
+    for name, up in upstreams.items():
+        if up.data_version is None:
+            what = "source" if up.is_source else "upstream"
+            hint = "" if up.is_source else f"; select it too (+{status.name})"
+            return Action.SKIP, f"{what} {name} has no data{up.detail}{hint}"
+    if force:
+        return Action.RUN, ""
+    if status.fresh:
+        return Action.FRESH, ""
+    actionable = [
+        c
+        for c in status.causes
+        if not (c.kind is CauseKind.UPSTREAM_STALE and c.upstream not in ran_upstreams)
+    ]
+    if not actionable:
+        # Stale only because an upstream outside the selection is stale: running now
+        # would compute from the same inputs, so wait for that upstream instead.
+        names = ", ".join(sorted(c.upstream or "" for c in status.causes))
+        return Action.SKIP, f"upstream {names} is stale and not selected"
+    return Action.RUN, ""

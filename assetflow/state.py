@@ -1,0 +1,521 @@
+"""The state database, ``<state>/state.duckdb``: the only module that writes it.
+
+DuckDB lets one process write a file at a time, so every connection here is
+short-lived (open, one transaction, close) and a locked file is retried with
+jittered backoff before failing with :class:`StateError`. Whole runs are
+serialized by :func:`run_lock`, a file lock beside the database. Read-only
+commands open read-only and treat a missing database as empty state.
+
+All times are naive UTC ``TIMESTAMP`` values. The tables are documented in
+``docs/state.md``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from assetflow.errors import StateError
+from assetflow.plan import Record
+
+if TYPE_CHECKING:
+    import duckdb
+
+SCHEMA_VERSION = 1
+STATE_FILE = "state.duckdb"
+LOCK_FILE = "run.lock"
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assetflow_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id BIGINT PRIMARY KEY,
+    command VARCHAR,
+    selection VARCHAR,
+    user_name VARCHAR,
+    host VARCHAR,
+    pid INTEGER,
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP,
+    outcome VARCHAR,
+    materialized INTEGER,
+    fresh INTEGER,
+    failed INTEGER,
+    skipped INTEGER,
+    cancelled INTEGER
+);
+CREATE TABLE IF NOT EXISTS materializations (
+    id BIGINT,
+    asset VARCHAR NOT NULL,
+    run_id BIGINT NOT NULL,
+    outcome VARCHAR NOT NULL,
+    code_version VARCHAR,
+    inputs JSON,
+    data_version VARCHAR,
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP,
+    rows BIGINT,
+    bytes BIGINT,
+    schema JSON,
+    format VARCHAR,
+    location VARCHAR,
+    error VARCHAR,
+    traceback VARCHAR,
+    collected BOOLEAN DEFAULT false,
+    value BLOB
+);
+CREATE TABLE IF NOT EXISTS source_observations (
+    source VARCHAR NOT NULL,
+    run_id BIGINT,
+    observed_at TIMESTAMP,
+    version VARCHAR,
+    stat_key VARCHAR
+);
+"""
+
+# (column, DuckDB list type) of a materialization row, in table order.
+_MAT_COLUMNS = (
+    ("id", "BIGINT"),
+    ("asset", "VARCHAR"),
+    ("run_id", "BIGINT"),
+    ("outcome", "VARCHAR"),
+    ("code_version", "VARCHAR"),
+    ("inputs", "JSON"),
+    ("data_version", "VARCHAR"),
+    ("started_at", "TIMESTAMP"),
+    ("finished_at", "TIMESTAMP"),
+    ("rows", "BIGINT"),
+    ("bytes", "BIGINT"),
+    ("schema", "JSON"),
+    ("format", "VARCHAR"),
+    ("location", "VARCHAR"),
+    ("error", "VARCHAR"),
+    ("traceback", "VARCHAR"),
+    ("value", "BLOB"),
+)
+_OBS_COLUMNS = (
+    ("source", "VARCHAR"),
+    ("run_id", "BIGINT"),
+    ("observed_at", "TIMESTAMP"),
+    ("version", "VARCHAR"),
+    ("stat_key", "VARCHAR"),
+)
+
+
+def utcnow() -> dt.datetime:
+    """The current time as naive UTC, the way the state stores times."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Materialization:
+    """One row of ``materializations``: an attempt to materialize an asset."""
+
+    id: int
+    asset: str
+    run_id: int
+    outcome: str  # materialized | failed | cancelled
+    code_version: str | None
+    inputs: dict[str, tuple[str, int | None]]
+    data_version: str | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    rows: int | None = None
+    bytes: int | None = None
+    schema: list[tuple[str, str]] | None = None
+    format: str | None = None
+    location: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    # An inline value (small JSON or pickle); the field `bytes` above shadows the builtin.
+    value: builtins.bytes | None = None
+
+    def as_record(self, data_present: bool = True) -> Record:
+        """The planner's view of this (successful) materialization."""
+        assert self.code_version is not None and self.data_version is not None
+        assert self.finished_at is not None
+        return Record(
+            run_id=self.run_id,
+            code_version=self.code_version,
+            data_version=self.data_version,
+            inputs=self.inputs,
+            finished_at=self.finished_at,
+            data_present=data_present,
+        )
+
+    def row(self) -> tuple[Any, ...]:
+        inputs = {k: {"data_version": v, "run_id": r} for k, (v, r) in self.inputs.items()}
+        return (
+            self.id,
+            self.asset,
+            self.run_id,
+            self.outcome,
+            self.code_version,
+            json.dumps(inputs, sort_keys=True),
+            self.data_version,
+            self.started_at,
+            self.finished_at,
+            self.rows,
+            self.bytes,
+            json.dumps(self.schema) if self.schema is not None else None,
+            self.format,
+            self.location,
+            self.error,
+            self.traceback,
+            self.value,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A source's observed version, with the file stats it was computed from."""
+
+    source: str
+    version: str
+    stat_key: str | None
+    observed_at: dt.datetime
+    run_id: int | None = None
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What planning reads from the state: per asset the current and last failed attempt."""
+
+    current: dict[str, Materialization] = field(default_factory=dict)
+    failures: dict[str, Materialization] = field(default_factory=dict)
+    observations: dict[str, Observation] = field(default_factory=dict)
+    last_run_id: int = 0
+    last_materialization_id: int = 0
+
+
+class StateStore:
+    """Reads and writes ``state.duckdb`` under ``state_dir``.
+
+    Args:
+        state_dir: the state folder.
+        lock_timeout: seconds to keep retrying a locked database.
+    """
+
+    def __init__(self, state_dir: Path, *, lock_timeout: float | None = None) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / STATE_FILE
+        self.lock_timeout = lock_timeout if lock_timeout is not None else _env_timeout()
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection; the database is created and migrated on first write."""
+        import duckdb
+
+        if not read_only:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        con = self.retry_locked(lambda: duckdb.connect(str(self.path), read_only=read_only))
+        try:
+            if not read_only:
+                self._migrate(con)
+            yield con
+        finally:
+            con.close()
+
+    def retry_locked(self, open_: Callable[[], T]) -> T:
+        """Call ``open_`` until the database is not locked, up to the lock timeout."""
+        import duckdb
+
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.01
+        while True:
+            try:
+                return open_()
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise StateError(f"cannot open {self.path}: {_first_line(e)}") from e
+                if time.monotonic() >= deadline:
+                    raise StateError(
+                        f"{self.path} is locked by another process for more than "
+                        f"{self.lock_timeout:g} s ({_first_line(e)}); wait for it to finish, "
+                        "or raise ASSETFLOW_LOCK_TIMEOUT."
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+            except duckdb.Error as e:
+                raise StateError(
+                    f"cannot open the state database {self.path}: {_first_line(e)}; "
+                    "move it away to start from empty state."
+                ) from e
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        row = None
+        with contextlib.suppress(Exception):
+            rows = con.execute(
+                "SELECT value FROM assetflow_meta WHERE key = 'schema_version'"
+            ).fetchall()
+            row = rows[0] if rows else None
+        if row is not None:
+            found = int(row[0])
+            if found > SCHEMA_VERSION:
+                raise StateError(
+                    f"{self.path} has state schema version {found}, newer than this assetflow "
+                    f"understands ({SCHEMA_VERSION}); upgrade assetflow."
+                )
+            return  # version 1 is the first; later versions add their steps here
+        con.execute("BEGIN")
+        con.execute(_SCHEMA)
+        con.execute(
+            "INSERT INTO assetflow_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+        con.execute("COMMIT")
+
+    def snapshot(self, assets: Sequence[str] | None = None) -> Snapshot:
+        """Current and last-failed materializations per asset, and latest source observations."""
+        if not self.exists:
+            return Snapshot()
+        with self.connect(read_only=True) as con:
+            return _read_snapshot(con)
+
+    def begin_run(self, *, command: str, selection: str) -> tuple[Snapshot, int]:
+        """Read the state and record a new run, in one connection (under the run lock).
+
+        Returns:
+            The state as the run starts, and the new run's id.
+        """
+        with self.connect() as con:
+            snapshot = _read_snapshot(con)
+            run_id = snapshot.last_run_id + 1
+            con.execute(
+                "INSERT INTO runs (run_id, command, selection, user_name, host, pid, started_at, "
+                "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                [run_id, command, selection, _user(), socket.gethostname(), os.getpid(), utcnow()],
+            ).fetchall()
+            return snapshot, run_id
+
+    def record(
+        self,
+        materializations: Sequence[Materialization],
+        observations: Sequence[Observation] = (),
+        *,
+        finish_run: tuple[int, str, dict[str, int]] | None = None,
+        keep_versions: int | None = None,
+    ) -> list[str]:
+        """Write a batch in one transaction: attempts, observations, and the run's end.
+
+        With ``keep_versions``, the successful versions of the batch's assets beyond
+        their newest ``keep_versions`` are marked collected in the same transaction.
+
+        Returns:
+            The storage locations that became collected, for the caller to delete.
+        """
+        if not (materializations or observations or finish_run):
+            return []
+        with self.connect() as con:
+            con.execute("BEGIN")
+            _insert_columns(
+                con, "materializations", _MAT_COLUMNS, [m.row() for m in materializations]
+            )
+            _insert_columns(
+                con,
+                "source_observations",
+                _OBS_COLUMNS,
+                [(o.source, o.run_id, o.observed_at, o.version, o.stat_key) for o in observations],
+            )
+            collected: list[tuple[int, str | None]] = []
+            assets = sorted({m.asset for m in materializations if m.outcome == "materialized"})
+            if keep_versions is not None and assets:
+                collected = _collect(con, assets, keep_versions)
+            if finish_run is not None:
+                _finish_run(con, *finish_run)
+            con.execute("COMMIT")
+        return [location for _, location in collected if location is not None]
+
+    def history(self, asset: str, limit: int = 20) -> list[Materialization]:
+        """The latest attempts of ``asset``, newest first."""
+        if not self.exists:
+            return []
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                f"SELECT {_MAT_SELECT} FROM materializations WHERE asset = ? "
+                "ORDER BY id DESC LIMIT ?",
+                [asset, limit],
+            ).fetchall()
+        return [_materialization(r) for r in rows]
+
+    def kept_locations(self) -> dict[str, list[str]]:
+        """Per asset, (id, location) of each kept successful materialization, newest first."""
+        if not self.exists:
+            return {}
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT asset, id, location FROM materializations WHERE outcome = 'materialized' "
+                "AND NOT collected AND location IS NOT NULL ORDER BY asset, id DESC"
+            ).fetchall()
+        kept: dict[str, list[str]] = {}
+        for asset, _, location in rows:
+            kept.setdefault(asset, []).append(location)
+        return kept
+
+
+_MAT_SELECT = ", ".join(c for c, _ in _MAT_COLUMNS)
+_COUNTED = ("materialized", "fresh", "failed", "skipped", "cancelled")
+
+
+def _collect(
+    con: duckdb.DuckDBPyConnection, assets: list[str], keep_versions: int
+) -> list[tuple[int, str | None]]:
+    """Mark versions of ``assets`` beyond the newest ``keep_versions`` collected."""
+    old = [
+        (int(i), location)
+        for i, location in con.execute(
+            "SELECT id, location FROM materializations "
+            "WHERE asset IN (SELECT unnest(?)) AND outcome = 'materialized' "
+            "AND NOT collected "
+            "QUALIFY row_number() OVER (PARTITION BY asset ORDER BY id DESC) > ?",
+            [assets, keep_versions],
+        ).fetchall()
+    ]
+    if old:
+        con.execute(
+            "UPDATE materializations SET collected = true, value = NULL "
+            "WHERE id IN (SELECT unnest(?))",
+            [[i for i, _ in old]],
+        ).fetchall()
+    return old
+
+
+def _finish_run(
+    con: duckdb.DuckDBPyConnection, run_id: int, outcome: str, counts: dict[str, int]
+) -> None:
+    con.execute(
+        "UPDATE runs SET finished_at = ?, outcome = ?, materialized = ?, fresh = ?, "
+        "failed = ?, skipped = ?, cancelled = ? WHERE run_id = ?",
+        [utcnow(), outcome, *(counts.get(k, 0) for k in _COUNTED), run_id],
+    ).fetchall()
+
+
+def _read_snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
+    snap = Snapshot()
+    rows = con.execute(
+        f"SELECT {_MAT_SELECT} FROM materializations "
+        "WHERE outcome IN ('materialized', 'failed') "
+        "QUALIFY row_number() OVER (PARTITION BY asset, outcome ORDER BY id DESC) = 1"
+    ).fetchall()
+    for row in rows:
+        m = _materialization(row)
+        (snap.current if m.outcome == "materialized" else snap.failures)[m.asset] = m
+    # A failure only counts while it is the latest attempt.
+    for name, failed in list(snap.failures.items()):
+        good = snap.current.get(name)
+        if good is not None and good.id > failed.id:
+            del snap.failures[name]
+    for source, run_id, observed_at, version, stat_key in con.execute(
+        "SELECT source, run_id, observed_at, version, stat_key FROM source_observations "
+        "QUALIFY row_number() OVER (PARTITION BY source ORDER BY observed_at DESC) = 1"
+    ).fetchall():
+        snap.observations[source] = Observation(source, version, stat_key, observed_at, run_id)
+    (snap.last_run_id,) = con.execute("SELECT coalesce(max(run_id), 0) FROM runs").fetchall()[0]
+    (snap.last_materialization_id,) = con.execute(
+        "SELECT coalesce(max(id), 0) FROM materializations"
+    ).fetchall()[0]
+    return snap
+
+
+def _materialization(row: Sequence[Any]) -> Materialization:
+    values = dict(zip((c for c, _ in _MAT_COLUMNS), row, strict=True))
+    raw_inputs = json.loads(values["inputs"]) if values["inputs"] else {}
+    values["inputs"] = {k: (v["data_version"], v["run_id"]) for k, v in raw_inputs.items()}
+    if values["schema"] is not None:
+        values["schema"] = [tuple(c) for c in json.loads(values["schema"])]
+    return Materialization(**values)
+
+
+def _insert_columns(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    # One list parameter per column, unnested: ~100x faster than executemany.
+    if not rows:
+        return
+    names = ", ".join(c for c, _ in columns)
+    unnests = ", ".join(f"unnest(${i + 1}::{t}[])" for i, (_, t) in enumerate(columns))
+    con.execute(
+        f"INSERT INTO {table} ({names}) SELECT {unnests}",
+        [list(col) for col in zip(*rows, strict=True)],
+    )
+
+
+@contextlib.contextmanager
+def run_lock(
+    state_dir: Path, *, timeout: float | None = None, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the exclusive run lock of ``state_dir`` for the duration of a run.
+
+    Raises:
+        StateError: another run held the lock for longer than ``timeout`` seconds.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / LOCK_FILE
+    timeout = _env_timeout(600.0) if timeout is None else timeout
+    with path.open("a+") as f:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited and on_wait is not None:
+                    f.seek(0)
+                    on_wait(f.read().strip() or "another process")
+                waited = True
+                if time.monotonic() >= deadline:
+                    raise StateError(
+                        f"another assetflow run holds {path} for more than {timeout:g} s; "
+                        "wait for it to finish, or raise ASSETFLOW_LOCK_TIMEOUT."
+                    ) from None
+                time.sleep(0.05 + random.random() * 0.1)
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            f.flush()
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _env_timeout(default: float = 30.0) -> float:
+    raw = os.environ.get("ASSETFLOW_LOCK_TIMEOUT")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,3 @@
+from assetflow import source
+
+events = source("data/events.csv", description="Raw events.")

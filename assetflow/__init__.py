@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         StateError,
         StorageError,
         UnknownAssetError,
+        UsageError,
     )
     from assetflow.graph import AssetGraph, build_graph
 
@@ -50,6 +51,7 @@ __all__ = [
     "StateError",
     "StorageError",
     "UnknownAssetError",
+    "UsageError",
     "asset",
     "build_graph",
     "load",

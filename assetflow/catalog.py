@@ -8,15 +8,20 @@ by another program is left alone with a warning; the next run retries.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assetflow.observation import read_function
+from assetflow.observation import is_glob, read_function
 from assetflow.project import Config
 from assetflow.state import Materialization
 from assetflow.storage import TABLE
+
+if TYPE_CHECKING:
+    import duckdb
 
 CATALOG_FILE = "catalog.duckdb"
 _MANIFEST = "catalog.json"
@@ -34,8 +39,9 @@ def catalog_views(
             views[name] = f"SELECT * FROM read_parquet({_quote(config.state_dir / m.location)})"
     for name, path in sorted(sources.items()):
         fn = read_function(path)
-        if fn:
-            full = Path(path) if Path(path).is_absolute() else config.root / path
+        full = Path(path) if Path(path).is_absolute() else config.root / path
+        # A view over a missing file would fail to create; it appears once the file does.
+        if fn and (glob.glob(str(full)) if is_glob(path) else full.is_file()):
             views.setdefault(name, f"SELECT * FROM {fn}({_quote(full)})")
     return views
 
@@ -59,10 +65,16 @@ def update_catalog(
     if catalog.is_file() and manifest.is_file() and json.loads(manifest.read_text()) == views:
         return False
     try:
-        con = duckdb.connect(str(catalog))
+        _write_views(duckdb.connect(str(catalog)), views)
     except duckdb.Error as e:
-        log.warning("catalog %s not updated: %s", catalog, str(e).splitlines()[0])
+        # The catalog is a convenience: a user's open session or a bad file must not fail a run.
+        log.warning("catalog %s not updated: %s", catalog, str(e).strip().splitlines()[0])
         return False
+    manifest.write_text(json.dumps(views, indent=1, sort_keys=True))
+    return True
+
+
+def _write_views(con: duckdb.DuckDBPyConnection, views: Mapping[str, str]) -> None:
     try:
         con.execute("BEGIN")
         existing = {
@@ -73,14 +85,12 @@ def update_catalog(
             ).fetchall()
         }
         for name in existing - set(views):
-            con.execute(f"DROP VIEW {_ident(name)}")
+            con.execute(f"DROP VIEW {_ident(name)}").fetchall()
         for name, query in views.items():
-            con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS {query}")
+            con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS {query}").fetchall()
         con.execute("COMMIT")
     finally:
         con.close()
-    manifest.write_text(json.dumps(views, indent=1, sort_keys=True))
-    return True
 
 
 def _ident(name: str) -> str:

@@ -9,6 +9,7 @@ upstreams, and their result goes straight to Parquet.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import traceback
 import typing
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from assetflow.definition import Asset
 from assetflow.errors import DefinitionError, MaterializationError, StorageError
-from assetflow.observation import read_function, source_files
+from assetflow.observation import is_glob, read_function, source_files
 from assetflow.storage import TABLE, Storage, Stored, as_arrow
 
 if TYPE_CHECKING:
@@ -30,13 +31,24 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What an asset's ``context`` parameter receives."""
+    """What an asset's ``context`` parameter receives.
+
+    Attributes:
+        asset: the asset's name.
+        run_id: the run it is materialized in.
+        previous: its last successful materialization, if any.
+        partition: its partition, when assets are partitioned (not yet: ``None``).
+    """
 
     asset: str
     run_id: int
-    log: logging.Logger
     previous: Materialization | None
     partition: str | None = None
+
+    @property
+    def log(self) -> logging.Logger:
+        """A logger named ``assetflow.<asset>``."""
+        return logging.getLogger(f"assetflow.{self.asset}")
 
 
 @dataclass(slots=True)
@@ -49,6 +61,7 @@ class Available:
     stored_location: str | None = None
     inline: bytes | None = None
     source: Asset | None = None
+    observed: str | None = None  # an @source's version, as observed when planning
 
 
 @dataclass(slots=True)
@@ -65,6 +78,10 @@ class Engine:
             import duckdb
 
             self._con = duckdb.connect()
+            # read_csv('data/x.csv') in a SQL asset means the project's data/, wherever
+            # assetflow was started from.
+            root = str(self.root).replace("'", "''")
+            self._con.execute(f"SET file_search_path = '{root}'").fetchall()
         return self._con
 
     def close(self) -> None:
@@ -184,6 +201,9 @@ def _bind_python(
 ) -> Any:
     form = _form(annotation)
     if available.source is not None:
+        src = available.source.source
+        if src is not None and src.observe is not None:
+            return available.observed  # the version planning saw: one call per run
         return _source_value(engine, asset, param, available.source, form)
     if available.in_memory:
         value = available.value
@@ -197,12 +217,11 @@ def _bind_python(
 
 def _source_value(engine: Engine, asset: Asset, param: str, source: Asset, form: str) -> Any:
     src = source.source
-    assert src is not None
-    if src.observe is not None:
-        return src.observe()
+    assert src is not None and src.path is not None
     if form == "path":
         files = source_files(source, engine.root)
-        return files[0] if len(files) == 1 else files
+        # A glob is always a list, so the type does not depend on how many files match.
+        return files if is_glob(src.path) else files[0]
     try:
         table = engine.con.sql(_source_query(engine, source)).to_arrow_table()
     except MaterializationError:
@@ -228,6 +247,8 @@ _ALIASES = {"pa": "pyarrow", "pd": "pandas", "pl": "polars"}
 
 
 def _form(annotation: Any) -> str:
+    if annotation is inspect.Parameter.empty:
+        return "any"
     if isinstance(annotation, str):
         # Postponed annotations that could not be resolved: go by their text.
         module, _, name = annotation.strip("'\"").rpartition(".")
@@ -239,6 +260,8 @@ def _form(annotation: Any) -> str:
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    if not fn.__annotations__:
+        return {}
     try:
         return typing.get_type_hints(fn)
     except Exception:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
 from assetflow.errors import DefinitionError
+from assetflow.freshness import validate_policy
 
 AssetKind = Literal["python", "sql", "source"]
 
@@ -55,6 +56,17 @@ def validate_name(name: object, where: str) -> str:
     return name
 
 
+def validate_group(group: str, where: str) -> str:
+    """Return ``group`` if each ``/``-separated part of it is a valid name."""
+    for part in group.split("/"):
+        if not _NAME.fullmatch(part):
+            raise DefinitionError(
+                f"{where}: group {group!r} is not valid; use names of letters, digits and "
+                "underscores, separated by '/' for nested groups (marts/finance)."
+            )
+    return group
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssetOptions:
     """What ``@asset(...)`` or a SQL header says about an asset, validated."""
@@ -80,6 +92,7 @@ class AssetOptions:
         return (("io", repr(self.io)),)
 
 
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", dict: "a mapping"}
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "group": (str,),
     "description": (str,),
@@ -112,9 +125,9 @@ def build_options(raw: Mapping[str, object], where: str) -> AssetOptions:
         elif key in _OPTION_TYPES:
             expected = _OPTION_TYPES[key]
             if not isinstance(value, expected) or isinstance(value, bool):
-                names = " or ".join(t.__name__ for t in expected)
+                names = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in expected)
                 raise DefinitionError(
-                    f"{where}: option {key}={value!r} must be a {names}; fix the value."
+                    f"{where}: option {key}={value!r} must be {names}; fix the value."
                 )
             values[key] = value
         else:
@@ -122,7 +135,9 @@ def build_options(raw: Mapping[str, object], where: str) -> AssetOptions:
                 f"{where}: unknown option {key!r}; known options are {', '.join(OPTION_NAMES)}."
             )
     if "group" in values:
-        validate_name(values["group"], f"{where}: group")
+        validate_group(values["group"], where)
+    if "freshness" in values:
+        validate_policy(values["freshness"], where)
     for key in ("retries", "timeout", "retry_delay"):
         if key in values and values[key] < 0:
             raise DefinitionError(f"{where}: option {key} must not be negative; fix the value.")
@@ -219,7 +234,7 @@ def asset(
             )
         asset_name = validate_name(name if name is not None else f.__name__, where)
         raw = dict(options)
-        raw.setdefault("description", inspect.getdoc(f))
+        raw.setdefault("description", _doc(f))
         opts = build_options(raw, where)
         _check_parameters(f, where)
         return AssetFunction(f, asset_name, opts)
@@ -227,6 +242,11 @@ def asset(
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+def _doc(f: Callable[..., Any]) -> str | None:
+    # Not inspect.getdoc: for a function without a docstring it searches classes for one.
+    return inspect.cleandoc(f.__doc__) if f.__doc__ else None
 
 
 def _where(f: Callable[..., Any]) -> str:
@@ -312,6 +332,8 @@ def source(
             "sources take name, description, freshness and tags."
         )
     tags = frozenset(_string_list("tags", options.get("tags", ()), f"source {path!r}"))
+    if options.get("freshness") is not None:
+        validate_policy(options["freshness"], f"source {path!r}")
 
     def observed(f: Callable[[], str]) -> Source:
         where = _where(f)
@@ -320,7 +342,7 @@ def source(
             line=f.__code__.co_firstlineno,
             observe=f,
             name=validate_name(name or f.__name__, where),
-            description=options.get("description") or inspect.getdoc(f),
+            description=options.get("description") or _doc(f),
             freshness=options.get("freshness"),
             tags=tags,
         )

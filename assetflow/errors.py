@@ -13,7 +13,8 @@ sentence naming the file, asset or line and saying how to fix it. Only
     │   ├── UnknownAssetError    an upstream or selected name that does not exist
     │   ├── DuplicateAssetError  two assets with one name, case-insensitively
     │   └── CycleError           assets that depend on themselves
-    ├── SelectionError           a selection expression that does not parse (exit 2)
+    ├── UsageError               a command asked for something that cannot be (exit 2)
+    │   └── SelectionError       a selection expression that does not parse
     ├── MaterializationError     user code or a query failed; original is __cause__ (exit 1)
     └── InfrastructureError      assetflow could not do its own job (exit 3)
         ├── StateError           the state database is unreadable or locked
@@ -51,7 +52,11 @@ class CycleError(DefinitionError):
     """Assets whose dependencies form a cycle."""
 
 
-class SelectionError(AssetflowError):
+class UsageError(AssetflowError):
+    """A command asked for something that cannot be done as asked."""
+
+
+class SelectionError(UsageError):
     """A selection expression that does not parse."""
 
 

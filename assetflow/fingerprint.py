@@ -18,10 +18,13 @@ import ast
 import gc
 import importlib.util
 import inspect
+import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from hashlib import blake2b
+from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
 
 from assetflow.definition import Asset, AssetFunction, AssetOptions
@@ -65,6 +68,54 @@ def code_versions(graph: AssetGraph, package: str) -> dict[str, str]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+CACHE_FILE = "code_versions.json"
+
+
+def cached_code_versions(
+    graph: AssetGraph, package: str, *, assets_dir: Path, cache_dir: Path
+) -> dict[str, str]:
+    """:func:`code_versions`, reused from the last call while no source file changed.
+
+    Code versions depend only on the files under the assets folder, so a
+    signature of their paths, sizes and modification times (private helper
+    modules included) stands for all of them: a no-op run parses nothing.
+    """
+    signature = source_signature(assets_dir)
+    path = cache_dir / CACHE_FILE
+    try:
+        cached = json.loads(path.read_text())
+        if cached.get("signature") == signature and set(cached["versions"]) == {
+            a.name for a in graph if a.kind != "source"
+        }:
+            return dict(cached["versions"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    versions = code_versions(graph, package)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"signature": signature, "versions": versions}))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only state folder only costs the recomputation
+    return versions
+
+
+def source_signature(assets_dir: Path) -> str:
+    """A digest of every .py and .sql file's path, size and mtime under ``assets_dir``."""
+    from assetflow import __version__
+
+    h = blake2b(f"{__version__}|{sys.version_info[:2]}".encode(), digest_size=16)
+    for dirpath, dirnames, filenames in os.walk(assets_dir):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith((".py", ".sql")):
+                full = os.path.join(dirpath, name)
+                st = os.stat(full)
+                h.update(f"{full}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
 
 
 def short(version: str) -> str:

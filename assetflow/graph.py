@@ -151,8 +151,11 @@ def _resolve(a: Asset, by_lower: dict[str, Asset]) -> Asset:
                 f"{a.where}: asset {a.name!r} depends on itself; remove {up!r} from its upstreams."
             )
         names.append(target.name)
+    upstream = tuple(dict.fromkeys(names))
+    if upstream == a.upstream and all(by_lower[i.asset.lower()].name == i.asset for i in a.inputs):
+        return a  # already spelled as declared: the common case, and 10 000 copies saved
     inputs = tuple(Input(i.param, by_lower[i.asset.lower()].name, i.annotation) for i in a.inputs)
-    return dataclasses.replace(a, upstream=tuple(dict.fromkeys(names)), inputs=inputs)
+    return dataclasses.replace(a, upstream=upstream, inputs=inputs)
 
 
 def _unknown_message(a: Asset, name: str, by_lower: dict[str, Asset]) -> str:

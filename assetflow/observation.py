@@ -35,12 +35,17 @@ class SourceState:
         return self.version is not None
 
 
+def is_glob(pattern: str) -> bool:
+    """Whether a source path is a glob pattern."""
+    return bool(_GLOB_CHARS & set(pattern))
+
+
 def source_files(asset: Asset, root: Path) -> list[Path]:
     """The files a file source stands for (sorted), possibly none."""
     assert asset.source is not None and asset.source.path is not None
     pattern = asset.source.path
     full = Path(pattern) if os.path.isabs(pattern) else root / pattern
-    if _GLOB_CHARS & set(pattern):
+    if is_glob(pattern):
         return sorted(Path(p) for p in glob.glob(str(full), recursive=True) if os.path.isfile(p))
     return [full] if full.is_file() else []
 

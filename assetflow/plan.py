@@ -16,13 +16,12 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from assetflow.definition import Asset
-from assetflow.errors import DefinitionError
+from assetflow.freshness import format_duration, max_age_of
 
 
 class Status(StrEnum):
@@ -205,7 +204,7 @@ def _stale_upstreams(upstreams: Mapping[str, Upstream]) -> list[Cause]:
 def _overdue(asset: Asset, record: Record, now: dt.datetime | None) -> Cause | None:
     if now is None or asset.options.freshness is None:
         return None
-    max_age = max_age_of(asset)
+    max_age = max_age_of(asset.options.freshness, asset.where)
     if max_age is None:
         return None
     age = now - record.finished_at
@@ -218,53 +217,13 @@ def _overdue(asset: Asset, record: Record, now: dt.datetime | None) -> Cause | N
     )
 
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str, where: str) -> dt.timedelta:
-    """``"90s"``, ``"15m"``, ``"1h"``, ``"2d"``, ``"1w"`` as a timedelta.
-
-    Example:
-        >>> parse_duration("1h", "x")
-        datetime.timedelta(seconds=3600)
-    """
-    m = _DURATION.fullmatch(text)
-    if not m:
-        raise DefinitionError(
-            f"{where}: freshness {text!r} is not a duration; write a number and a unit "
-            "(s, m, h, d, w), such as '6h'."
-        )
-    return dt.timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
-
-
-def max_age_of(asset: Asset) -> dt.timedelta | None:
-    """The maximum age an asset's freshness policy allows (the error level), if it has one."""
-    policy = asset.options.freshness
-    if isinstance(policy, str):
-        return parse_duration(policy, asset.where)
-    if isinstance(policy, Mapping):
-        limit = policy.get("error") or policy.get("max_age")
-        return parse_duration(limit, asset.where) if isinstance(limit, str) else None
-    return None
-
-
-def format_duration(delta: dt.timedelta) -> str:
-    """A short human duration: ``3h 5m``, ``2d 1h``, ``45s``."""
-    seconds = int(delta.total_seconds())
-    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60)):
-        if seconds >= size:
-            rest = (seconds % size) // sub_size
-            return f"{seconds // size}{unit}" + (f" {rest}{sub}" if rest else "")
-    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
-
-
 class Action(StrEnum):
     """What the runner does with an asset at its turn."""
 
     RUN = "run"
     FRESH = "fresh"
     SKIP = "skip"
+    FAIL = "fail"  # it cannot run: a source it reads is missing
 
 
 def decide(
@@ -287,10 +246,11 @@ def decide(
         if outcome in ("failed", "skipped", "cancelled"):
             return Action.SKIP, f"upstream {name} {outcome}"
     for name, up in upstreams.items():
+        if up.data_version is None and up.is_source:
+            # Not a skip: a scheduled run must not go quietly stale when an input vanished.
+            return Action.FAIL, f"source {name} is missing{up.detail}"
         if up.data_version is None:
-            what = "source" if up.is_source else "upstream"
-            hint = "" if up.is_source else f"; select it too (+{status.name})"
-            return Action.SKIP, f"{what} {name} has no data{up.detail}{hint}"
+            return Action.SKIP, f"upstream {name} has no data; select it too (+{status.name})"
     if force:
         return Action.RUN, ""
     if status.fresh:

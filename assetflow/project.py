@@ -13,8 +13,11 @@ touched, and the same project loads twice in one process (``watch`` needs it).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import itertools
+import json
 import os
 import sys
 import traceback
@@ -22,7 +25,7 @@ import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assetflow.definition import (
     Asset,
@@ -35,8 +38,12 @@ from assetflow.definition import (
 )
 from assetflow.errors import DefinitionError, ProjectNotFoundError
 
+if TYPE_CHECKING:
+    from assetflow.sql import SqlDefinition
+
 DEFAULT_GROUP = "default"
 
+_TYPE_WORDS = {str: "a string", int: "an integer"}
 _CONFIG_KEYS: dict[str, type] = {"assets": str, "state": str, "keep_versions": int}
 _DEFAULTS: dict[str, Any] = {"assets": "assets", "state": ".assetflow", "keep_versions": 3}
 _load_counter = itertools.count(1)
@@ -155,7 +162,7 @@ def _read_settings(root: Path) -> tuple[Path | None, dict[str, Any]]:
             )
         if not isinstance(value, expected) or isinstance(value, bool):
             raise ProjectNotFoundError(
-                f"{config_file}: setting {key} = {value!r} must be a {expected.__name__}; fix it."
+                f"{config_file}: setting {key} = {value!r} must be {_TYPE_WORDS[expected]}; fix it."
             )
         settings[key] = value
     if settings["keep_versions"] < 1:
@@ -194,6 +201,7 @@ def load_project(config: Config) -> Project:
     """
     package = f"_assetflow_{next(_load_counter)}"
     _new_package(package, config.assets_dir)
+    sql_cache = _SqlCache(config.state_dir / "cache" / "sql.json")
     found: list[Asset] = []
     for path in _asset_files(config.assets_dir):
         rel = config.relative(path)
@@ -202,7 +210,8 @@ def load_project(config: Config) -> Project:
             module = _import_file(path, rel, package, config.assets_dir)
             found.extend(_module_assets(module, rel, group, config))
         else:
-            found.append(_sql_asset(path, rel, group))
+            found.append(_sql_asset(path, rel, group, sql_cache))
+    sql_cache.save()
     return Project(config=config, assets=tuple(found), package=package)
 
 
@@ -294,15 +303,70 @@ def _module_assets(module: types.ModuleType, rel: str, group: str, config: Confi
     return found
 
 
-def _sql_asset(path: Path, rel: str, group: str) -> Asset:
-    from assetflow.sql import parse_sql_asset
+class _SqlCache:
+    """Parsed ``.sql`` files by content, so an unchanged project never imports sqlglot.
 
+    Keyed by a hash of the file's text, its path (error messages and options
+    name it) and the versions of assetflow and sqlglot.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.changed = False
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._versions: str | None = None
+        with contextlib.suppress(OSError, ValueError):  # no cache yet, or a damaged one
+            self.entries = json.loads(path.read_text())
+
+    def _key(self, text: str, rel: str) -> str:
+        if self._versions is None:
+            from importlib.metadata import version
+
+            from assetflow import __version__
+
+            self._versions = f"{__version__}|{version('sqlglot')}"
+        return hashlib.sha256(f"{self._versions}|{rel}|{text}".encode()).hexdigest()
+
+    def parse(self, text: str, rel: str) -> SqlDefinition:
+        from assetflow.sql import SqlDefinition, parse_sql_asset
+
+        key = self._key(text, rel)
+        entry = self.entries.get(key)
+        if entry is not None:
+            return SqlDefinition(
+                **{
+                    **entry,
+                    "deps": frozenset(entry["deps"]),
+                    "external_reads": tuple(entry["external_reads"]),
+                }
+            )
+        definition = parse_sql_asset(text, path=rel)
+        self.entries[key] = {
+            **{f: getattr(definition, f) for f in definition.__dataclass_fields__},
+            "deps": sorted(definition.deps),
+        }
+        self.changed = True
+        return definition
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.entries))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a read-only state folder only costs parsing again
+
+
+def _sql_asset(path: Path, rel: str, group: str, cache: _SqlCache) -> Asset:
     name = validate_name(path.stem, rel)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise DefinitionError(f"{rel}: not UTF-8 text; save the file as UTF-8.") from None
-    definition = parse_sql_asset(text, path=rel)
+    definition = cache.parse(text, rel)
     options = build_options(definition.options, rel)
     deps = tuple(d for d in options.deps if d.lower() not in definition.deps)
     return Asset(

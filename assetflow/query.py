@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from assetflow.catalog import CATALOG_FILE
-from assetflow.errors import DefinitionError, StateError
+from assetflow.errors import DefinitionError, UsageError
 from assetflow.project import Config
 from assetflow.state import STATE_FILE, StateStore
 from assetflow.storage import TABLE, Storage
@@ -71,10 +71,13 @@ def run_query(config: Config, query: str, limit: int = 1000) -> tuple[dict[str, 
 def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any], str]:
     """The first rows of a table asset, or the value of another asset."""
     config = loaded.config
+    asset = loaded.graph[name]
+    if asset.kind == "source":
+        return _preview_source(loaded, name, limit)
     current = StateStore(config.state_dir).snapshot().current.get(name)
     if current is None:
-        raise StateError(
-            f"{name!r} has no materialized data yet; run 'assetflow materialize {name}'."
+        raise UsageError(
+            f"{name!r} has not been materialized yet; run 'assetflow materialize +{name}' first."
         )
     storage = Storage(config.state_dir)
     if current.format != TABLE:
@@ -108,6 +111,38 @@ def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any
 
 def _quote(path: object) -> str:
     return str(path).replace("'", "''")
+
+
+def _preview_source(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any], str]:
+    import duckdb
+
+    from assetflow.observation import observe, read_function
+
+    asset = loaded.graph[name]
+    assert asset.source is not None
+    path = asset.source.path
+    if path is None:  # an @source function: its current version is all there is
+        version = observe(asset, loaded.config.root, None).version
+        doc = {"schema_version": SCHEMA_VERSION, "asset": name, "value": version}
+        return doc, f"{name} (observed source): {version!r}"
+    fn = read_function(path)
+    if not fn:
+        raise UsageError(f"source {name!r} ({path}) is not a table file that can be previewed.")
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET file_search_path = '{_quote(loaded.config.root)}'").fetchall()
+        columns, rows, text = _render(con.sql(f"SELECT * FROM {fn}('{_quote(path)}')"), limit)
+    except duckdb.Error as e:
+        raise UsageError(f"source {name!r}: cannot read {path}: {str(e).splitlines()[0]}") from None
+    finally:
+        con.close()
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "asset": name,
+        "columns": columns,
+        "preview": _jsonable(rows),
+    }
+    return doc, f"{name} (source {path}):\n{text}"
 
 
 def _jsonable(value: Any) -> Any:

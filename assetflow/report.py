@@ -68,7 +68,7 @@ def run_text(result: RunResult) -> str:
             )
         counts = ", ".join(
             f"{result.count(k)} {k}"
-            for k in ("run", "check", "skipped", "fresh")
+            for k in ("run", "check", "fail", "skipped", "fresh")
             if result.count(k)
         )
         lines.append(f"Plan: {counts or 'nothing selected'}. Nothing was run (--dry-run).")
@@ -79,6 +79,8 @@ def run_text(result: RunResult) -> str:
             lines.append(f"\nFAILED {a.name}: {a.error}")
             if a.traceback:
                 lines.extend("  " + line for line in a.traceback.rstrip().splitlines())
+    if result.run_id is None:
+        return "Nothing selected: no asset matches the selection."
     parts = [
         f"{result.count(k)} {k}"
         for k in ("materialized", "fresh", "failed", "skipped", "cancelled")

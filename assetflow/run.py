@@ -26,7 +26,7 @@ from assetflow.compute import (
     user_traceback,
 )
 from assetflow.definition import Asset
-from assetflow.errors import AssetflowError
+from assetflow.errors import AssetflowError, MaterializationError
 from assetflow.graph import AssetGraph
 from assetflow.observation import SourceState, observe_all
 from assetflow.plan import Action, AssetStatus, Cause, CauseKind, Status, Upstream, assess, decide
@@ -37,7 +37,7 @@ from assetflow.storage import Storage
 log = logging.getLogger("assetflow")
 
 _FLUSH_EVERY_S = 5.0
-_FLUSH_EVERY_N = 2000
+_FLUSH_EVERY_N = 50_000
 #: Present while a run is going; found at the start of a run, it means the last one was killed.
 DIRTY_FILE = "run.dirty"
 
@@ -65,7 +65,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return not any(a.outcome in ("failed", "cancelled") for a in self.assets)
+        """No asset failed or was cancelled (a dry run, which runs nothing, is always ok)."""
+        return self.dry_run or not any(a.outcome in ("failed", "cancelled") for a in self.assets)
 
     def count(self, outcome: str) -> int:
         return sum(1 for a in self.assets if a.outcome == outcome)
@@ -84,8 +85,16 @@ class _World:
     now: dt.datetime | None
     present: dict[str, bool] = field(default_factory=dict)
     statuses: dict[str, AssetStatus] = field(default_factory=dict)
+    views: dict[str, Upstream] = field(default_factory=dict)  # kept current by assess()
 
     def upstream_view(self, name: str) -> Upstream:
+        """An asset or source as its downstream sees it now."""
+        view = self.views.get(name)
+        if view is None:
+            view = self.views[name] = self._view(name)
+        return view
+
+    def _view(self, name: str) -> Upstream:
         a = self.graph[name]
         if a.kind == "source":
             state = self.sources[name]
@@ -127,7 +136,34 @@ class _World:
                 now=self.now,
             )
         self.statuses[name] = result
+        self.views.pop(name, None)
         return result
+
+    def published(self, name: str, m: Materialization) -> None:
+        """Take a new materialization as current: fresh by construction."""
+        self.snapshot.current[name] = m
+        self.snapshot.failures.pop(name, None)
+        self.present[name] = True
+        self.statuses[name] = AssetStatus(name, Status.FRESH, (), m.finished_at)
+        self.views.pop(name, None)
+
+
+_OWN_CAUSES = frozenset(
+    {
+        CauseKind.NEVER_MATERIALIZED,
+        CauseKind.DATA_MISSING,
+        CauseKind.LAST_RUN_FAILED,
+        CauseKind.CODE_CHANGED,
+        CauseKind.DEPS_CHANGED,
+        CauseKind.SOURCE_CHANGED,
+        CauseKind.OVERDUE,
+    }
+)
+
+
+def _runs_anyway(status: AssetStatus) -> bool:
+    """Whether a cause of the asset's own makes it run, whatever its upstreams produce."""
+    return any(c.kind in _OWN_CAUSES for c in status.causes)
 
 
 def tracked_upstream(asset: Asset) -> tuple[str, ...]:
@@ -144,7 +180,7 @@ def tracked_upstream(asset: Asset) -> tuple[str, ...]:
 def _world(
     graph: AssetGraph, config: Config, package: str, snapshot: Snapshot, now: dt.datetime | None
 ) -> _World:
-    from assetflow.fingerprint import code_versions
+    from assetflow.fingerprint import cached_code_versions
 
     sources = [a for a in graph if a.kind == "source"]
     world = _World(
@@ -152,7 +188,9 @@ def _world(
         config=config,
         snapshot=snapshot,
         storage=Storage(config.state_dir),
-        code=code_versions(graph, package),
+        code=cached_code_versions(
+            graph, package, assets_dir=config.assets_dir, cache_dir=config.state_dir / "cache"
+        ),
         sources=observe_all(sources, config.root, snapshot.observations),
         now=now,
     )
@@ -216,6 +254,8 @@ def materialize(
     now = now or utcnow()
     store = StateStore(config.state_dir)
     targets = [n for n in graph.order(names) if graph[n].kind != "source"]
+    if not targets:
+        return RunResult(None, (), dry_run=dry_run)
     if dry_run:
         world = _world(graph, config, package, store.snapshot(), now)
         return RunResult(None, tuple(_dry_run(world, targets, force)), dry_run=True)
@@ -326,11 +366,15 @@ class _Runner:
     def _turn(self, name: str) -> AssetResult:
         world = self.world
         asset = world.graph[name]
-        # A status changes only through an upstream whose status changed in this run.
+        # A status changes only through an upstream whose status changed in this run,
+        # and an asset with a cause of its own runs whatever its upstreams did.
         before = world.statuses[name]
-        status = world.assess(name) if any(u in self.changed for u in asset.upstream) else before
+        recheck = not _runs_anyway(before) and any(u in self.changed for u in asset.upstream)
+        status = world.assess(name) if recheck else before
         if status != before:
             self.changed.add(name)
+        if status.fresh and not self.force and not self._upstream_trouble(asset):
+            return AssetResult(name, "fresh")  # the no-op run's path: nothing to decide
         tracked = tracked_upstream(asset)
         action, reason = decide(
             status,
@@ -342,7 +386,17 @@ class _Runner:
             return AssetResult(name, "fresh")
         if action is Action.SKIP:
             return AssetResult(name, "skipped", status.causes, error=f"skipped ({reason})")
+        if action is Action.FAIL:
+            mat_id = self.next_id
+            self.next_id += 1
+            error = MaterializationError(f"{asset.where}: {reason}; restore it or fix the path.")
+            return self._failed(asset, mat_id, status, utcnow(), time.perf_counter(), error)
         return self._compute(asset, status, tracked)
+
+    def _upstream_trouble(self, asset: Asset) -> bool:
+        return any(
+            self.outcomes.get(u) in ("failed", "skipped", "cancelled") for u in asset.upstream
+        )
 
     def _compute(self, asset: Asset, status: AssetStatus, tracked: Sequence[str]) -> AssetResult:
         world = self.world
@@ -359,12 +413,8 @@ class _Runner:
                 stored = compute_sql(self.engine, asset, mat_id, upstreams)
                 value = None
             else:
-                context = Context(
-                    asset.name,
-                    self.run_id,
-                    log.getChild(asset.name),
-                    world.snapshot.current.get(asset.name),
-                )
+                previous = world.snapshot.current.get(asset.name)
+                context = Context(asset.name, self.run_id, previous)
                 stored, value = compute_python(self.engine, asset, mat_id, upstreams, context)
         except AssetflowError as e:
             # User code, a query, or reading an upstream failed: this asset's failure.
@@ -387,9 +437,7 @@ class _Runner:
             value=stored.inline,
         )
         self.recorder.add(materialization)
-        world.snapshot.current[asset.name] = materialization
-        world.snapshot.failures.pop(asset.name, None)
-        world.assess(asset.name)
+        world.published(asset.name, materialization)
         self.changed.add(asset.name)
         if value is not None and world.graph.downstream(asset.name):
             self.memory[asset.name] = value
@@ -432,7 +480,7 @@ class _Runner:
         world = self.world
         a = world.graph[name]
         if a.kind == "source":
-            return Available(source=a)
+            return Available(source=a, observed=world.sources[name].version)
         if name in self.memory:
             return Available(value=self.memory[name], in_memory=True)
         current = world.snapshot.current[name]
@@ -449,7 +497,7 @@ def _dry_run(world: _World, targets: Sequence[str], force: bool) -> list[AssetRe
     for name in targets:
         status = world.statuses[name]
         asset = world.graph[name]
-        if any(u in will_run for u in asset.upstream):
+        if any(u in will_run for u in tracked_upstream(asset)):
             will_run.add(name)
             own = [c for c in status.causes if c.kind is not CauseKind.UPSTREAM_STALE]
             if own or force:
@@ -468,7 +516,9 @@ def _dry_run(world: _World, targets: Sequence[str], force: bool) -> list[AssetRe
             will_run.add(name)
             results.append(AssetResult(name, "run", status.causes))
         elif action is Action.SKIP:
-            results.append(AssetResult(name, "skipped", status.causes, error=f"skipped ({reason})"))
+            results.append(AssetResult(name, "skipped", status.causes, error=reason))
+        elif action is Action.FAIL:
+            results.append(AssetResult(name, "fail", status.causes, error=reason))
         else:
             results.append(AssetResult(name, "fresh"))
     return results

@@ -174,7 +174,12 @@ def _parse_header(lines: list[str], path: str) -> tuple[dict[str, object], dict[
         where = f"{path}:{number}"
         parser = _OPTION_PARSERS.get(key)
         if parser is None:
-            raise DefinitionError(f"{where}: unknown header option {key!r}; {_known_options(key)}")
+            # A near miss of an option is a typo; anything else ("-- Note: ...") is prose.
+            if _closest_option(key):
+                raise DefinitionError(
+                    f"{where}: unknown header option {key!r}; {_known_options(key)}"
+                )
+            continue
         if key in options_lines:
             raise DefinitionError(
                 f"{where}: header option {key!r} is given twice "
@@ -193,10 +198,15 @@ def _parse_header(lines: list[str], path: str) -> tuple[dict[str, object], dict[
     return options, options_lines
 
 
+def _closest_option(key: str) -> str | None:
+    close = difflib.get_close_matches(key.lower(), _OPTION_PARSERS, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def _known_options(key: str) -> str:
     known = f"known options are: {', '.join(sorted(_OPTION_PARSERS))}"
-    close = difflib.get_close_matches(key.lower(), _OPTION_PARSERS, n=1)
-    return f"{known}; did you mean {close[0]!r}?" if close else f"{known}."
+    close = _closest_option(key)
+    return f"{known}; did you mean {close!r}?" if close else f"{known}."
 
 
 def _parse_list(value: str) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import math
 import os
 import pickle
 import uuid
@@ -226,7 +227,14 @@ def table_version(
     return digest, int(rows), schema
 
 
+_SCALARS = (int, str, bool, type(None))
+
+
 def _encode(value: Any, asset: str) -> tuple[bytes, str]:
+    if type(value) in _SCALARS:  # the common case, exact in JSON by construction
+        return json.dumps(value).encode(), JSON
+    if type(value) is float and math.isfinite(value):
+        return repr(value).encode(), JSON
     try:
         text = json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"))
         # Store as JSON only when it gives back exactly the same value and types.

@@ -53,7 +53,7 @@ def test_load_config_env_project(make_project, tmp_path):
     ("toml", "words"),
     [
         ('[tool.assetflow]\nasets = "x"\n', "unknown setting 'asets'"),
-        ("[tool.assetflow]\nkeep_versions = 'three'\n", "must be a int"),
+        ("[tool.assetflow]\nkeep_versions = 'three'\n", "must be an integer"),
         ('[tool.assetflow]\nassets = "nowhere"\n', "'nowhere'"),
         ("[tool.assetflow\n", "invalid TOML"),
     ],
@@ -147,7 +147,7 @@ def test_discovery_imported_asset_belongs_to_its_own_file(make_project):
         ("@asset\ndef f(a, /):\n    return 1\n", "positional-only parameter 'a'"),
         ("@asset\ndef _f():\n    return 1\n", "starts with '_'"),
         ("@asset(colour='red')\ndef f():\n    return 1\n", "unknown option 'colour'"),
-        ("@asset(retries='3')\ndef f():\n    return 1\n", "retries='3' must be a int"),
+        ("@asset(retries='3')\ndef f():\n    return 1\n", "retries='3' must be an integer"),
         ("@asset(name='2x')\ndef f():\n    return 1\n", "'2x' is not a valid asset name"),
         (
             "def g():\n    @asset\n    def f():\n        return 1\n    return f\ng()\n",

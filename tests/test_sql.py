@@ -253,7 +253,7 @@ def test_parse_sql_asset_header_freshness_duration_is_a_string() -> None:
     [
         ("-- tags: a\n-- freshnes: 1h\nSELECT 1", 2, "unknown header option 'freshnes'"),
         ("-- Description: d\nSELECT 1", 1, "did you mean 'description'?"),
-        ("-- owner: me\nSELECT 1", 1, "known options are: backoff, checks, deps, description"),
+        ("-- tag: a\nSELECT 1", 1, "known options are: backoff, checks, deps, description"),
         ("-- description: a\n\n-- description: b\nSELECT 1", 3, "'description' is given twice"),
         ("-- tags: a\n-- tags: b\nSELECT 1", 2, "(first on line 1); keep one."),
         ("-- retries: three\nSELECT 1", 1, "'retries' must be a whole number, not 'three'"),
@@ -304,6 +304,8 @@ def test_parse_sql_asset_header_plain_comments_are_not_options() -> None:
         "-- https://example.com/a-url-alone\n"
         "--- divider ---\n"
         "-- expect-this: not a key because of the hyphen\n"
+        "-- Note: prose with a colon, not close to any option\n"
+        "-- TODO: the same\n"
         "--\n"
         "SELECT * FROM orders\n"
     )
@@ -312,7 +314,7 @@ def test_parse_sql_asset_header_plain_comments_are_not_options() -> None:
 
     assert definition.options == {}
     assert definition.options_lines == {}
-    assert definition.body_line == 7
+    assert definition.body_line == 9
 
 
 def test_parse_sql_asset_comment_after_query_start_is_not_header() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import shutil
 import statistics
@@ -49,9 +50,16 @@ def generate(root: Path, n: int, seed: int = 0) -> None:
         layer += 1
 
 
+def _env() -> dict[str, str]:
+    # Python's default: bytecode is cached. Some CI images turn that off, which
+    # would time the compiler, not assetflow.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {k: v for k, v in env.items() if not k.startswith("ASSETFLOW_")}
+
+
 def _time(cmd: list[str], cwd: Path) -> float:
     start = time.perf_counter()
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_env())
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{result.stderr}")

@@ -1,5 +1,5 @@
 """``python -m assetflow`` runs the command line."""
 
-from assetflow.cli import main
+from assetflow.cli import run
 
-main()
+run()

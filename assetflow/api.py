@@ -48,10 +48,11 @@ def _names(
     exclude: str | Sequence[str] | None,
     now: dt.datetime | None,
 ) -> list[str]:
-    from assetflow.run import statuses as all_statuses
     from assetflow.selection import select as run_selection
 
     def lookup() -> dict[str, str]:
+        from assetflow.run import statuses as all_statuses
+
         found = all_statuses(loaded.graph, loaded.config, loaded.project.package, now=now)
         return {n: s.status.value for n, s in found.items()}
 

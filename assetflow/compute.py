@@ -9,6 +9,7 @@ upstreams, and their result goes straight to Parquet.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import traceback
@@ -278,26 +279,32 @@ def _convert(value: Any, form: str, engine: Engine, asset: Asset, param: str) ->
                 f"{type(value).__name__}; change the annotation."
             )
         return value
-    try:
-        if form == "arrow":
-            return table
-        if form == "reader":
-            return table.to_reader()
-        if form == "pandas":
-            return table.to_pandas()
-        if form == "polars":
-            import polars
+    if form in ("pandas", "polars"):
+        _require(form, asset, param)
+    if form == "arrow":
+        return table
+    if form == "reader":
+        return table.to_reader()
+    if form == "pandas":
+        return table.to_pandas()
+    if form == "polars":
+        import polars
 
-            return polars.from_arrow(table)
-        if form == "duckdb":
-            return engine.con.from_arrow(table)
-    except ImportError as e:
-        extra = "pandas" if form == "pandas" else "polars"
-        raise DefinitionError(
-            f"{asset.where}: parameter {param!r} asks for a {extra} DataFrame, but {extra} is not "
-            f"installed ({e}); pip install 'assetflow[{extra}]'."
-        ) from None
+        return polars.from_arrow(table)
+    if form == "duckdb":
+        return engine.con.from_arrow(table)
     return table
+
+
+def _require(library: str, asset: Asset, param: str) -> None:
+    # Checked before converting: pyarrow's own pandas shim fails in stranger ways.
+    try:
+        importlib.import_module(library)
+    except ImportError as e:
+        raise DefinitionError(
+            f"{asset.where}: parameter {param!r} asks for a {library} DataFrame, but {library} "
+            f"is not installed ({e}); pip install 'assetflow[{library}]'."
+        ) from None
 
 
 def user_traceback(error: BaseException, root: Path) -> str:

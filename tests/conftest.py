@@ -48,3 +48,13 @@ def run_assetflow(
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``cli("list", "--format", "json", cwd=project)`` runs the real command line."""
     return run_assetflow
+
+
+def stored_value(root: Path, asset: str) -> object:
+    """The current stored value of ``asset`` in the project at ``root`` (default state folder)."""
+    from assetflow.state import StateStore
+    from assetflow.storage import Storage
+
+    state = root / ".assetflow"
+    m = StateStore(state).snapshot().current[asset]
+    return Storage(state).load(m.format or "", m.location, m.value)

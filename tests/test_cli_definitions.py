@@ -186,3 +186,24 @@ def test_python_m_assetflow_and_help(tmp_path):
     assert result.returncode == 0
     for command in ("init", "list", "lineage", "materialize", "status", "history", "show", "sql"):
         assert command in result.stdout
+
+
+def test_closed_pipe_stops_quietly(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+    try:
+        from bench_materialize import generate
+    finally:
+        sys.path.pop(0)
+    generate(tmp_path / "big", 3000)  # more output than a pipe buffers
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assetflow", "list"],
+        cwd=tmp_path / "big",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().startswith("name")
+    proc.stdout.close()  # what `| head -1` does
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 141
+    assert stderr == ""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import run_assetflow
+from conftest import run_assetflow, stored_value
 
 import assetflow
 from assetflow.errors import DefinitionError
@@ -160,11 +160,7 @@ def test_glob_source_is_always_a_list_and_observer_called_once(make_project, tmp
     result = assetflow.materialize("files", project=root, now=NOW)
     assert result.ok, result.assets
     assert calls.read_text() == "x"  # observed when planning, and that value passed on
-    from assetflow.state import StateStore
-    from assetflow.storage import Storage
-
-    m = StateStore(root / ".assetflow").snapshot().current["files"]
-    assert Storage(root / ".assetflow").load(m.format, m.location, m.value) == ["a.csv", "v1"]
+    assert stored_value(root, "files") == ["a.csv", "v1"]
 
 
 def test_sql_relative_file_paths_resolve_against_the_project_root(make_project, tmp_path):

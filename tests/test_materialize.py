@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import stored_value
 
 import assetflow
 
@@ -187,15 +188,7 @@ def test_failed_asset_keeps_last_good_data_and_reruns(pipeline):
     [parity] = assetflow.status("parity", project=pipeline, now=NOW)
     assert parity.status == "failed"
     assert any(c.kind == "last_run_failed" for c in parity.causes)
-    loaded = assetflow.load(pipeline)
-    from assetflow.state import StateStore
-    from assetflow.storage import Storage
-
-    current = StateStore(loaded.config.state_dir).snapshot().current["parity"]
-    assert (
-        Storage(loaded.config.state_dir).load(current.format, current.location, current.value)
-        == "even"
-    )
+    assert stored_value(pipeline, "parity") == "even"
     # Fixed: it runs again, and so does the skipped downstream... which then finds
     # parity unchanged ("even"), so shout stays fresh.
     _edit(
@@ -360,9 +353,5 @@ def test_pandas_polars_and_duckdb_inputs(make_project):
     )
     result = assetflow.materialize(project=root, now=NOW)
     assert result.ok, [a.error for a in result.assets if a.error]
-    from assetflow.state import StateStore
-    from assetflow.storage import Storage
-
-    current = StateStore(root / ".assetflow").snapshot().current["via_duckdb"]
     # counts n = [1, 2, 1] for buy, click, view -> n4 = 3n + 1 -> 4 + 7 + 4
-    assert Storage(root / ".assetflow").load(current.format, current.location, current.value) == 15
+    assert stored_value(root, "via_duckdb") == 15

@@ -265,11 +265,27 @@ def materialize(
             # The last run did not end cleanly: remove what it wrote but never recorded.
             Storage(config.state_dir).sweep(store.kept_locations())
         dirty.touch()
-        snapshot, run_id = store.begin_run(command="materialize", selection=selection)
-        world = _world(graph, config, package, snapshot, now)
+        with store.begin_run(command="materialize", selection=selection) as start:
+            run_id = start.run_id
+            world = _world(graph, config, package, start.snapshot, now)
+            observations = _changed_observations(world, run_id)
+            if not force and all(world.statuses[t].fresh for t in targets):
+                # Nothing to run: record the run's end without opening the database again.
+                start.finish("success", {"fresh": len(targets)}, observations)
+                nothing_to_do = True
+            else:
+                nothing_to_do = False
+        if nothing_to_do:
+            _publish_catalog(world)
+            dirty.unlink(missing_ok=True)
+            results = [AssetResult(t, "fresh") for t in targets]
+            if on_result is not None:
+                for r in results:
+                    on_result(r)
+            return RunResult(run_id, tuple(results))
         recorder = _Recorder(store, world.storage, config.keep_versions)
-        recorder.observations = _changed_observations(world, run_id)
-        first_id = snapshot.last_materialization_id + 1
+        recorder.observations = observations
+        first_id = world.snapshot.last_materialization_id + 1
         runner = _Runner(world, recorder, run_id, first_id, force, on_result)
         outcome = "error"
         try:
@@ -310,6 +326,10 @@ def _finish(
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     recorder.flush(finish_run=(run_id, outcome, counts))
+    _publish_catalog(world)
+
+
+def _publish_catalog(world: _World) -> None:
     from assetflow.catalog import update_catalog
 
     files = {a.name: a.source.path for a in world.graph if a.source is not None and a.source.path}

@@ -300,11 +300,13 @@ class StateStore:
         with self.connect(read_only=True) as con:
             return _read_snapshot(con)
 
-    def begin_run(self, *, command: str, selection: str) -> tuple[Snapshot, int]:
+    @contextlib.contextmanager
+    def begin_run(self, *, command: str, selection: str) -> Iterator[RunStart]:
         """Read the state and record a new run, in one connection (under the run lock).
 
-        Returns:
-            The state as the run starts, and the new run's id.
+        The connection stays open inside the ``with`` block, so a run found to
+        have nothing to do records its end there (:meth:`RunStart.finish`)
+        without opening the database again. Keep the block short: readers wait.
         """
         with self.connect() as con:
             snapshot = _read_snapshot(con)
@@ -314,7 +316,7 @@ class StateStore:
                 "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
                 [run_id, command, selection, _user(), socket.gethostname(), os.getpid(), utcnow()],
             ).fetchall()
-            return snapshot, run_id
+            yield RunStart(snapshot, run_id, con)
 
     def record(
         self,
@@ -335,24 +337,7 @@ class StateStore:
         if not (materializations or observations or finish_run):
             return []
         with self.connect() as con:
-            con.execute("BEGIN")
-            _insert_columns(
-                con, "materializations", _MAT_COLUMNS, [m.row() for m in materializations]
-            )
-            _insert_columns(
-                con,
-                "source_observations",
-                _OBS_COLUMNS,
-                [(o.source, o.run_id, o.observed_at, o.version, o.stat_key) for o in observations],
-            )
-            collected: list[tuple[int, str | None]] = []
-            assets = sorted({m.asset for m in materializations if m.outcome == "materialized"})
-            if keep_versions is not None and assets:
-                collected = _collect(con, assets, keep_versions)
-            if finish_run is not None:
-                _finish_run(con, *finish_run)
-            con.execute("COMMIT")
-        return [location for _, location in collected if location is not None]
+            return _record(con, materializations, observations, finish_run, keep_versions)
 
     def history(self, asset: str, limit: int = 20) -> list[Materialization]:
         """The latest attempts of ``asset``, newest first."""
@@ -379,6 +364,46 @@ class StateStore:
         for asset, _, location in rows:
             kept.setdefault(asset, []).append(location)
         return kept
+
+
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    """A run as it starts: the state it sees, its id, and the connection still open."""
+
+    snapshot: Snapshot
+    run_id: int
+    con: duckdb.DuckDBPyConnection
+
+    def finish(
+        self, outcome: str, counts: dict[str, int], observations: Sequence[Observation] = ()
+    ) -> None:
+        """Record the run's end through the open connection (a run that ran nothing)."""
+        _record(self.con, (), observations, (self.run_id, outcome, counts), None)
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    materializations: Sequence[Materialization],
+    observations: Sequence[Observation],
+    finish_run: tuple[int, str, dict[str, int]] | None,
+    keep_versions: int | None,
+) -> list[str]:
+    con.execute("BEGIN")
+    _insert_columns(con, "materializations", _MAT_COLUMNS, [m.row() for m in materializations])
+    _insert_columns(
+        con,
+        "source_observations",
+        _OBS_COLUMNS,
+        [(o.source, o.run_id, o.observed_at, o.version, o.stat_key) for o in observations],
+    )
+    collected: list[tuple[int, str | None]] = []
+    assets = sorted({m.asset for m in materializations if m.outcome == "materialized"})
+    if keep_versions is not None and assets:
+        collected = _collect(con, assets, keep_versions)
+    if finish_run is not None:
+        _finish_run(con, *finish_run)
+    con.execute("COMMIT")
+    return [location for _, location in collected if location is not None]
 
 
 _MAT_SELECT = ", ".join(c for c, _ in _MAT_COLUMNS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,9 @@ from assetflow.graph import AssetGraph, build_graph
 from assetflow.project import Config, Project, load_config, load_project
 
 if TYPE_CHECKING:
+    from assetflow.events import Event
     from assetflow.plan import AssetStatus
-    from assetflow.run import AssetResult, RunResult
+    from assetflow.run import RunResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +69,12 @@ def materialize(
     force: bool = False,
     dry_run: bool = False,
     now: dt.datetime | None = None,
-    on_result: Callable[[AssetResult], None] | None = None,
-    on_wait: Callable[[str], None] | None = None,
+    executor: str = "threads",
+    workers: int | None = None,
+    address: str | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """Materialize what is missing, stale, overdue or failed in the selection.
 
@@ -77,14 +83,23 @@ def materialize(
         exclude: assets to leave out.
         project: a project directory or an already loaded project.
         force: run every selected asset regardless of status.
-        dry_run: plan only; the result's outcomes are ``run``, ``check``, ``skipped``, ``fresh``.
+        dry_run: plan only; the result's outcomes are ``run``, ``check``, ``fail``,
+            ``skipped``, ``fresh``.
         now: the time freshness is judged at (naive UTC; default: the clock).
-        on_result: called with each asset's result as soon as it has one.
-        on_wait: called once if another run holds the run lock, with who holds it.
+        executor: ``threads`` (default), ``processes`` or ``dask``.
+        workers: how many assets run at once (default: the number of cores).
+        address: the Dask scheduler's address (default: ``DASK_SCHEDULER_ADDRESS``, else a
+            local cluster).
+        on_event: called with each :mod:`assetflow.events` event, in order, as it happens.
+        on_notice: called with messages for a person (waiting for a lock, interrupted).
+        sleep: how retries wait between attempts (tests pass a recorder).
 
     Returns:
         One result per selected asset, in dependency order; ``RunResult.ok`` is False
         when an asset failed.
+
+    Raises:
+        KeyboardInterrupt: the run was interrupted; what finished was recorded first.
     """
     from assetflow.run import materialize as run_materialize
 
@@ -100,8 +115,12 @@ def materialize(
         dry_run=dry_run,
         now=now,
         selection=text,
-        on_result=on_result,
-        on_wait=on_wait,
+        executor=executor,
+        workers=workers,
+        address=address or os.environ.get("DASK_SCHEDULER_ADDRESS"),
+        on_event=on_event,
+        on_notice=on_notice,
+        sleep=sleep,
     )
 
 

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -244,7 +245,22 @@ def lineage(
 @_project_options
 @click.option("--force", is_flag=True, help="Run every selected asset, fresh or not.")
 @click.option("--dry-run", is_flag=True, help="Print the plan with causes; run nothing.")
-@_format_option("text", "json")
+@click.option(
+    "-j", "--workers", type=click.IntRange(min=1), help="Assets run at once (default: cores)."
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["threads", "processes", "dask"]),
+    default="threads",
+    show_default=True,
+    help="Where Python assets compute; SQL assets always run in DuckDB here.",
+)
+@click.option(
+    "--address", help="Dask scheduler address (default: DASK_SCHEDULER_ADDRESS, else local)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print fresh and planned assets.")
+@_format_option("text", "json", "jsonl")
 def materialize(
     select: tuple[str, ...],
     exclude: tuple[str, ...],
@@ -252,37 +268,64 @@ def materialize(
     state: Path | None,
     force: bool,
     dry_run: bool,
+    workers: int | None,
+    executor: str,
+    address: str | None,
+    quiet: bool,
+    verbose: bool,
     fmt: str,
 ) -> None:
-    """Materialize what is missing, stale, overdue or failed (default: everything)."""
+    """Materialize what is missing, stale, overdue or failed (default: everything).
+
+    Progress goes to stderr: a live view on a terminal, one line per event under
+    CI, NO_COLOR, TERM=dumb or when stderr is not a terminal. --format jsonl
+    streams every event as a JSON line on stdout; --format json prints one
+    document at the end.
+    """
     from assetflow import report
     from assetflow.api import materialize as run
+    from assetflow.progress import make_reporter
 
     loaded = _load(project, state)
-
-    def progress(result: Any) -> None:
-        if fmt == "text" and result.outcome != "fresh":
-            # Plain writes: click.echo costs 30 µs a line, and big graphs print many.
-            sys.stderr.write(report.result_line(result) + "\n")
-
-    def waiting(holder: str) -> None:
-        click.echo(f"waiting for another run to finish ({holder})", err=True)
-
-    result = run(
-        list(select),
-        exclude=list(exclude),
-        project=loaded,
-        force=force,
-        dry_run=dry_run,
-        on_result=progress,
-        on_wait=waiting,
-    )
+    if dry_run:
+        plan = run(list(select), exclude=list(exclude), project=loaded, force=force, dry_run=True)
+        if fmt == "text":
+            click.echo(report.run_text(plan))
+        else:
+            _emit_json(report.run_json(plan))
+        return
+    verbosity = -1 if quiet or fmt == "json" else (1 if verbose else 0)
+    reporter = make_reporter(mode="jsonl" if fmt == "jsonl" else "auto", verbosity=verbosity)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = run(
+            list(select),
+            exclude=list(exclude),
+            project=loaded,
+            force=force,
+            executor=executor,
+            workers=workers,
+            address=address,
+            on_event=reporter,
+            on_notice=lambda message: click.echo(message, err=True),
+        )
+    finally:
+        reporter.close()
+        signal.signal(signal.SIGTERM, previous)
     if fmt == "json":
         _emit_json(report.run_json(result))
-    else:
-        click.echo(report.run_text(result), err=not dry_run)
+    elif result.run_id is None:
+        click.echo(report.run_text(result), err=True)
+    elif fmt == "text" and report.failures_text(result):
+        # The live lines said what happened; the end says why things failed.
+        click.echo("\n" + report.failures_text(result), err=True)
     if not result.ok:
         sys.exit(EXIT_FAILED)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM cancels a run the way Ctrl-C does.
+    raise KeyboardInterrupt
 
 
 @main.command()
@@ -346,6 +389,53 @@ def history(asset: str, project: Path | None, state: Path | None, limit: int, fm
         return
     header = ("run", "outcome", "finished", "rows", "code", "data", "error")
     _echo_table(header, report.history_rows(rows))
+
+
+@main.group(invoke_without_command=True)
+@_project_options
+@click.option("--limit", default=20, show_default=True, help="How many runs to list.")
+@_format_option("text", "json")
+@click.pass_context
+def runs(
+    ctx: click.Context, project: Path | None, state: Path | None, limit: int, fmt: str
+) -> None:
+    """List recent runs, newest first; 'runs show ID' shows one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from assetflow import report
+    from assetflow.state import StateStore
+
+    loaded = _load(project, state)
+    found = StateStore(loaded.config.state_dir).runs(limit)
+    if fmt == "json":
+        _emit_json(report.runs_json(found))
+    elif not found:
+        click.echo("No runs yet.")
+    else:
+        header = ("run", "started", "took", "outcome", "counts", "by")
+        _echo_table(header, report.runs_rows(found))
+
+
+@runs.command("show")
+@click.argument("run_id", type=int)
+@_project_options
+@_format_option("text", "json")
+def runs_show(run_id: int, project: Path | None, state: Path | None, fmt: str) -> None:
+    """Show run RUN_ID: who, where, when, how, and every attempt in it."""
+    from assetflow import report
+    from assetflow.errors import UsageError
+    from assetflow.state import StateStore
+
+    loaded = _load(project, state)
+    store = StateStore(loaded.config.state_dir)
+    found = store.runs(1, run_id=run_id)
+    if not found:
+        raise UsageError(f"there is no run {run_id}; 'assetflow runs' lists the recorded runs.")
+    attempts = store.run_materializations(run_id)
+    if fmt == "json":
+        _emit_json(report.run_detail_json(found[0], attempts))
+    else:
+        click.echo(report.run_detail_text(found[0], attempts))
 
 
 @main.command()

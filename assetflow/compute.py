@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import threading
 import traceback
 import typing
 from collections.abc import Callable, Mapping
@@ -67,38 +68,60 @@ class Available:
 
 @dataclass(slots=True)
 class Engine:
-    """What computing assets shares within a run: storage, root, one DuckDB connection."""
+    """What computing assets shares within a process: storage, root, one DuckDB database.
+
+    Each thread gets its own cursor on one in-memory DuckDB database: a DuckDB
+    connection must not be used by two threads at once.
+    """
 
     storage: Storage
     root: Path
-    _con: duckdb.DuckDBPyConnection | None = field(default=None)
+    _base: duckdb.DuckDBPyConnection | None = field(default=None)
+    _local: threading.local = field(default_factory=threading.local)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _cursors: list[duckdb.DuckDBPyConnection] = field(default_factory=list)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
-            import duckdb
+        """This thread's connection to the run's DuckDB database."""
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            with self._lock:
+                if self._base is None:
+                    import duckdb
 
-            self._con = duckdb.connect()
+                    self._base = duckdb.connect()
+                con = self._base.cursor()
+                self._cursors.append(con)
             # read_csv('data/x.csv') in a SQL asset means the project's data/, wherever
             # assetflow was started from.
             root = str(self.root).replace("'", "''")
-            self._con.execute(f"SET file_search_path = '{root}'").fetchall()
-        return self._con
+            con.execute(f"SET file_search_path = '{root}'").fetchall()
+            self._local.con = con
+        return con
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        with self._lock:
+            for con in self._cursors:
+                con.close()
+            self._cursors.clear()
+            if self._base is not None:
+                self._base.close()
+                self._base = None
+        self._local = threading.local()
 
 
 def compute_python(
     engine: Engine,
     asset: Asset,
     mat_id: int,
-    upstreams: Mapping[str, Available],
+    inputs: Mapping[str, Available],
     context: Context | None,
 ) -> tuple[Stored, Any]:
     """Call a Python asset's function and store what it returns.
+
+    Args:
+        inputs: each parameter's upstream, by parameter name.
 
     Returns:
         The stored value and the value to hand to downstream assets in this run.
@@ -110,7 +133,7 @@ def compute_python(
     hints = _hints(asset.fn)
     kwargs = {
         i.param: _bind_python(
-            engine, asset, i.param, upstreams[i.asset], hints.get(i.param, i.annotation)
+            engine, asset, i.param, inputs[i.param], hints.get(i.param, i.annotation)
         )
         for i in asset.inputs
     }

@@ -43,9 +43,20 @@ if TYPE_CHECKING:
 
 DEFAULT_GROUP = "default"
 
-_TYPE_WORDS = {str: "a string", int: "an integer"}
-_CONFIG_KEYS: dict[str, type] = {"assets": str, "state": str, "keep_versions": int}
-_DEFAULTS: dict[str, Any] = {"assets": "assets", "state": ".assetflow", "keep_versions": 3}
+_TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false"}
+_CONFIG_KEYS: dict[str, type] = {
+    "assets": str,
+    "state": str,
+    "keep_versions": int,
+    "shared_storage": bool,
+}
+_DEFAULTS: dict[str, Any] = {
+    "assets": "assets",
+    "state": ".assetflow",
+    "keep_versions": 3,
+    # The project and state folder are at the same path on every Dask worker's machine.
+    "shared_storage": False,
+}
 _load_counter = itertools.count(1)
 
 
@@ -57,6 +68,7 @@ class Config:
     assets_dir: Path
     state_dir: Path
     keep_versions: int
+    shared_storage: bool
     config_file: Path | None
 
     def relative(self, path: str | os.PathLike[str]) -> str:
@@ -136,6 +148,7 @@ def load_config(
         assets_dir=assets_dir,
         state_dir=(root / settings["state"]).resolve(),
         keep_versions=settings["keep_versions"],
+        shared_storage=settings["shared_storage"],
         config_file=config_file,
     )
 
@@ -160,7 +173,7 @@ def _read_settings(root: Path) -> tuple[Path | None, dict[str, Any]]:
                 f"{config_file}: unknown setting {key!r} in [tool.assetflow]; "
                 f"known settings are {', '.join(sorted(_CONFIG_KEYS))}."
             )
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ProjectNotFoundError(
                 f"{config_file}: setting {key} = {value!r} must be {_TYPE_WORDS[expected]}; fix it."
             )
@@ -200,14 +213,14 @@ def load_project(config: Config) -> Project:
         DefinitionError: a file does not import or parse, or a declaration is invalid.
     """
     package = f"_assetflow_{next(_load_counter)}"
-    _new_package(package, config.assets_dir)
+    new_package(package, config.assets_dir)
     sql_cache = _SqlCache(config.state_dir / "cache" / "sql.json")
     found: list[Asset] = []
     for path in _asset_files(config.assets_dir):
         rel = config.relative(path)
         group = _group_of(path, config.assets_dir)
         if path.suffix == ".py":
-            module = _import_file(path, rel, package, config.assets_dir)
+            module = import_file(path, rel, package, config.assets_dir)
             found.extend(_module_assets(module, rel, group, config))
         else:
             found.append(_sql_asset(path, rel, group, sql_cache))
@@ -231,7 +244,8 @@ def _group_of(path: Path, assets_dir: Path) -> str:
     return "/".join(parts) if parts else DEFAULT_GROUP
 
 
-def _new_package(name: str, directory: Path) -> types.ModuleType:
+def new_package(name: str, directory: Path) -> types.ModuleType:
+    """Register package ``name`` (empty, or its ``__init__.py``) for modules in ``directory``."""
     init = directory / "__init__.py"
     if init.is_file():
         spec = importlib.util.spec_from_file_location(
@@ -249,14 +263,17 @@ def _new_package(name: str, directory: Path) -> types.ModuleType:
     return module
 
 
-def _import_file(path: Path, rel: str, package: str, assets_dir: Path) -> types.ModuleType:
+def import_file(path: Path, rel: str, package: str, assets_dir: Path) -> types.ModuleType:
+    """Import ``path`` as a module of ``package`` (once), turning failures into one sentence."""
     parts = path.relative_to(assets_dir).with_suffix("").parts
     parent = package
     for i, part in enumerate(parts[:-1]):
         parent = f"{parent}.{part}"
         if parent not in sys.modules:
-            _new_package(parent, assets_dir.joinpath(*parts[: i + 1]))
+            new_package(parent, assets_dir.joinpath(*parts[: i + 1]))
     name = f"{parent}.{parts[-1]}"
+    if name in sys.modules:  # imported already under this package: by an earlier job, say
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from assetflow.plan import AssetStatus, Cause
-from assetflow.run import AssetResult, RunResult
-from assetflow.state import Materialization
+from assetflow.run import RunResult
+from assetflow.scheduler import AssetResult
+from assetflow.state import Materialization, RunRecord
 
 SCHEMA_VERSION = 1
 
@@ -73,14 +74,9 @@ def run_text(result: RunResult) -> str:
         )
         lines.append(f"Plan: {counts or 'nothing selected'}. Nothing was run (--dry-run).")
         return "\n".join(lines)
-    lines = []
-    for a in result.assets:
-        if a.outcome == "failed":
-            lines.append(f"\nFAILED {a.name}: {a.error}")
-            if a.traceback:
-                lines.extend("  " + line for line in a.traceback.rstrip().splitlines())
     if result.run_id is None:
         return "Nothing selected: no asset matches the selection."
+    lines = [failures_text(result)] if failures_text(result) else []
     parts = [
         f"{result.count(k)} {k}"
         for k in ("materialized", "fresh", "failed", "skipped", "cancelled")
@@ -88,6 +84,17 @@ def run_text(result: RunResult) -> str:
     ]
     lines.append(f"Run {result.run_id}: {', '.join(parts) or 'nothing selected'}.")
     return "\n".join(lines).lstrip("\n")
+
+
+def failures_text(result: RunResult) -> str:
+    """What failed and why, with the user's frames of each traceback ("" if nothing failed)."""
+    lines = []
+    for a in result.assets:
+        if a.outcome == "failed":
+            lines.append(f"FAILED {a.name}: {a.error}")
+            if a.traceback:
+                lines.extend("  " + line for line in a.traceback.rstrip().splitlines())
+    return "\n".join(lines)
 
 
 def status_json(statuses: Sequence[AssetStatus]) -> dict[str, Any]:
@@ -167,3 +174,77 @@ def history_rows(rows: Sequence[Materialization]) -> list[tuple[str, ...]]:
             )
         )
     return out
+
+
+def _runs_record(r: RunRecord) -> dict[str, Any]:
+    counts = {
+        k: getattr(r, k) or 0 for k in ("materialized", "fresh", "failed", "skipped", "cancelled")
+    }
+    duration = (r.finished_at - r.started_at).total_seconds() if r.finished_at else None
+    return {
+        "run_id": r.run_id,
+        "command": r.command,
+        "selection": r.selection,
+        "user": r.user_name,
+        "host": r.host,
+        "pid": r.pid,
+        "started_at": _iso(r.started_at),
+        "finished_at": _iso(r.finished_at),
+        "duration_s": duration,
+        "outcome": r.outcome,
+        "counts": counts,
+        "executor": r.executor,
+        "workers": r.workers,
+    }
+
+
+def runs_json(runs: Sequence[RunRecord]) -> dict[str, Any]:
+    """The ``runs --format json`` document."""
+    return {"schema_version": SCHEMA_VERSION, "runs": [_runs_record(r) for r in runs]}
+
+
+def runs_rows(runs: Sequence[RunRecord]) -> list[tuple[str, ...]]:
+    """Rows of the ``runs`` table."""
+    rows: list[tuple[str, ...]] = []
+    for r in runs:
+        doc = _runs_record(r)
+        counts = ", ".join(f"{v} {k}" for k, v in doc["counts"].items() if v)
+        took = f"{doc['duration_s']:.2f} s" if doc["duration_s"] is not None else "-"
+        started = r.started_at.strftime("%Y-%m-%d %H:%M:%S")
+        rows.append((str(r.run_id), started, took, r.outcome, counts, f"{r.user_name}@{r.host}"))
+    return rows
+
+
+def run_detail_json(run: RunRecord, attempts: Sequence[Materialization]) -> dict[str, Any]:
+    """The ``runs show ID --format json`` document."""
+    doc = {"schema_version": SCHEMA_VERSION, **_runs_record(run)}
+    doc["attempts"] = [
+        {
+            "asset": m.asset,
+            "attempt": m.attempt,
+            "outcome": m.outcome,
+            "rows": m.rows,
+            "started_at": _iso(m.started_at),
+            "finished_at": _iso(m.finished_at),
+            "error": m.error,
+        }
+        for m in attempts
+    ]
+    return doc
+
+
+def run_detail_text(run: RunRecord, attempts: Sequence[Materialization]) -> str:
+    """``runs show ID``: the run, then each attempt."""
+    doc = _runs_record(run)
+    lines = [
+        f"run {run.run_id}: {run.outcome}",
+        f"  selection: {run.selection or '(everything)'}",
+        f"  by {run.user_name}@{run.host} (pid {run.pid}), {run.executor} x{run.workers}",
+        f"  started {doc['started_at']}, finished {doc['finished_at'] or '-'}",
+    ]
+    for m in attempts:
+        extra = f" {m.rows} rows" if m.rows is not None else ""
+        retry = f" (attempt {m.attempt})" if m.attempt > 1 else ""
+        error = f": {m.error}" if m.error else ""
+        lines.append(f"  {m.outcome:<12} {m.asset}{retry}{extra}{error}")
+    return "\n".join(lines)

@@ -1,11 +1,11 @@
-"""Running a plan: statuses for ``status``, and the in-order runner for ``materialize``.
+"""Running a plan: statuses for ``status``, and the runs of ``materialize``.
 
-The runner holds the run lock, observes sources, then gives each selected
-asset its turn in dependency order: re-assess it against what its upstreams
-produced so far (early cutoff falls out of this), decide, compute, store.
-Attempts are recorded in batches; a value becomes current only when its batch
-commits. A failing asset never stops independent work: its downstream is
-skipped, everything else runs.
+A run holds the run lock, reads the state, observes sources and assesses
+every asset, then hands the selection to the :class:`Scheduler`, which gives
+each asset its turn as its upstreams finish (early cutoff falls out of
+re-assessing at that turn). Attempts are recorded in batches; a value becomes
+current only when its batch commits. A failing asset never stops independent
+work: its downstream is skipped, everything else runs.
 """
 
 from __future__ import annotations
@@ -15,22 +15,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from assetflow.compute import (
-    Available,
-    Context,
-    Engine,
-    compute_python,
-    compute_sql,
-    user_traceback,
-)
+from assetflow import events as ev
 from assetflow.definition import Asset
-from assetflow.errors import AssetflowError, MaterializationError
+from assetflow.executors import Executor, make_executor
 from assetflow.graph import AssetGraph
 from assetflow.observation import SourceState, observe_all
 from assetflow.plan import Action, AssetStatus, Cause, CauseKind, Status, Upstream, assess, decide
 from assetflow.project import Config
+from assetflow.scheduler import AssetResult, Scheduler
 from assetflow.state import Materialization, Observation, Snapshot, StateStore, run_lock, utcnow
 from assetflow.storage import Storage
 
@@ -43,25 +36,13 @@ DIRTY_FILE = "run.dirty"
 
 
 @dataclass(frozen=True, slots=True)
-class AssetResult:
-    """What a run did with one selected asset."""
-
-    name: str
-    outcome: str  # materialized | fresh | failed | skipped | cancelled
-    causes: tuple[Cause, ...] = ()
-    rows: int | None = None
-    duration_s: float = 0.0
-    error: str | None = None
-    traceback: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class RunResult:
     """The outcome of ``materialize``: one entry per selected asset, in dependency order."""
 
     run_id: int | None
     assets: tuple[AssetResult, ...]
     dry_run: bool = False
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -148,24 +129,6 @@ class _World:
         self.views.pop(name, None)
 
 
-_OWN_CAUSES = frozenset(
-    {
-        CauseKind.NEVER_MATERIALIZED,
-        CauseKind.DATA_MISSING,
-        CauseKind.LAST_RUN_FAILED,
-        CauseKind.CODE_CHANGED,
-        CauseKind.DEPS_CHANGED,
-        CauseKind.SOURCE_CHANGED,
-        CauseKind.OVERDUE,
-    }
-)
-
-
-def _runs_anyway(status: AssetStatus) -> bool:
-    """Whether a cause of the asset's own makes it run, whatever its upstreams produce."""
-    return any(c.kind in _OWN_CAUSES for c in status.causes)
-
-
 def tracked_upstream(asset: Asset) -> tuple[str, ...]:
     """Upstreams whose data versions matter: all but ordering-only ``deps``."""
     ordering = {d.lower() for d in asset.options.deps}
@@ -247,11 +210,21 @@ def materialize(
     dry_run: bool = False,
     now: dt.datetime | None = None,
     selection: str = "",
-    on_result: Callable[[AssetResult], None] | None = None,
-    on_wait: Callable[[str], None] | None = None,
+    executor: str = "threads",
+    workers: int | None = None,
+    address: str | None = None,
+    on_event: Callable[[ev.Event], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
-    """Materialize what is missing, stale, overdue or failed among ``names``."""
+    """Materialize what is missing, stale, overdue or failed among ``names``.
+
+    Raises:
+        KeyboardInterrupt: the run was interrupted; what finished is recorded first.
+    """
     now = now or utcnow()
+    emit = on_event or (lambda event: None)
+    notice = on_notice or (lambda message: None)
     store = StateStore(config.state_dir)
     targets = [n for n in graph.order(names) if graph[n].kind != "source"]
     if not targets:
@@ -259,48 +232,135 @@ def materialize(
     if dry_run:
         world = _world(graph, config, package, store.snapshot(), now)
         return RunResult(None, tuple(_dry_run(world, targets, force)), dry_run=True)
-    with run_lock(config.state_dir, on_wait=on_wait):
-        dirty = config.state_dir / DIRTY_FILE
-        if dirty.exists():
-            # The last run did not end cleanly: remove what it wrote but never recorded.
-            Storage(config.state_dir).sweep(store.kept_locations())
-        dirty.touch()
-        with store.begin_run(command="materialize", selection=selection) as start:
-            run_id = start.run_id
-            world = _world(graph, config, package, start.snapshot, now)
-            observations = _changed_observations(world, run_id)
-            if not force and all(world.statuses[t].fresh for t in targets):
-                # Nothing to run: record the run's end without opening the database again.
-                start.finish("success", {"fresh": len(targets)}, observations)
-                nothing_to_do = True
-            else:
-                nothing_to_do = False
+    pool = make_executor(
+        executor, workers=workers, address=address, shared_storage=config.shared_storage
+    )
+    clock = time.time()
+    abandoned = True  # until the run says otherwise
+    try:
+        with run_lock(
+            config.state_dir, on_wait=lambda who: notice(f"waiting for another run ({who})")
+        ):
+            result, abandoned = _run_locked(
+                graph,
+                config,
+                package,
+                targets,
+                store,
+                pool,
+                force,
+                now,
+                selection,
+                emit,
+                notice,
+                sleep,
+                clock,
+            )
+    finally:
+        # Wait for idle workers to exit, unless jobs were abandoned still running.
+        pool.shutdown(wait=not abandoned)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return result
+
+
+def _run_locked(
+    graph: AssetGraph,
+    config: Config,
+    package: str,
+    targets: list[str],
+    store: StateStore,
+    pool: Executor,
+    force: bool,
+    now: dt.datetime,
+    selection: str,
+    emit: Callable[[ev.Event], None],
+    notice: Callable[[str], None],
+    sleep: Callable[[float], None],
+    clock: float,
+) -> tuple[RunResult, bool]:
+    """Run under the run lock; also say whether jobs were abandoned still running."""
+    dirty = config.state_dir / DIRTY_FILE
+    if dirty.exists():
+        # The last run did not end cleanly: remove what it wrote but never recorded.
+        Storage(config.state_dir).sweep(store.kept_locations())
+    dirty.touch()
+    with store.begin_run(
+        command="materialize", selection=selection, executor=pool.name, workers=pool.workers
+    ) as start:
+        run_id = start.run_id
+        world = _world(graph, config, package, start.snapshot, now)
+        observations = _changed_observations(world, run_id)
+        emit(
+            ev.RunStarted(
+                run_id=run_id,
+                time=clock,
+                selection=selection,
+                assets=tuple(targets),
+                workers=pool.workers,
+                executor=pool.name,
+            )
+        )
+        nothing_to_do = not force and all(world.statuses[t].fresh for t in targets)
         if nothing_to_do:
-            _publish_catalog(world)
-            dirty.unlink(missing_ok=True)
-            results = [AssetResult(t, "fresh") for t in targets]
-            if on_result is not None:
-                for r in results:
-                    on_result(r)
-            return RunResult(run_id, tuple(results))
-        recorder = _Recorder(store, world.storage, config.keep_versions)
-        recorder.observations = observations
-        first_id = world.snapshot.last_materialization_id + 1
-        runner = _Runner(world, recorder, run_id, first_id, force, on_result)
-        outcome = "error"
-        try:
-            results = runner.run(targets)
-            outcome = "failed" if any(r.outcome == "failed" for r in results) else "success"
-        except KeyboardInterrupt:
+            # Record the run's end without opening the database again.
+            start.finish("success", {"fresh": len(targets)}, observations)
+    if nothing_to_do:
+        _publish_catalog(world)
+        dirty.unlink(missing_ok=True)
+        for t in targets:
+            emit(ev.AssetFresh(run_id=run_id, time=time.time(), asset=t))
+        emit(
+            ev.RunFinished(
+                run_id=run_id,
+                time=time.time(),
+                outcome="success",
+                counts={"fresh": len(targets)},
+                duration_s=time.time() - clock,
+            )
+        )
+        return RunResult(run_id, tuple(AssetResult(t, "fresh") for t in targets)), False
+    recorder = _Recorder(store, world.storage, config.keep_versions)
+    recorder.observations = observations
+    scheduler = Scheduler(
+        world,
+        recorder,
+        run_id,
+        world.snapshot.last_materialization_id + 1,
+        executor=pool,
+        force=force,
+        emit=emit,
+        notice=notice,
+        sleep=sleep,
+    )
+    outcome = "error"
+    results: list[AssetResult] = []
+    try:
+        results = scheduler.run(targets)
+        if scheduler.interrupted:
             outcome = "cancelled"
-            raise
-        finally:
-            runner.engine.close()
-            # Whatever happened, what finished is recorded and the rest is cancelled.
-            results = runner.cancel_rest(targets)
-            _finish(world, store, recorder, run_id, results, outcome)
+        elif any(r.outcome == "failed" for r in results):
+            outcome = "failed"
+        else:
+            outcome = "success"
+    finally:
+        # Whatever happened, what finished is recorded and the rest is cancelled.
+        done = {r.name for r in results}
+        results += [AssetResult(n, "cancelled") for n in targets if n not in done]
+        counts = _finish(world, recorder, run_id, results, outcome)
+        if not scheduler.abandoned:
             dirty.unlink(missing_ok=True)
-    return RunResult(run_id, tuple(results))
+        emit(
+            ev.RunFinished(
+                run_id=run_id,
+                time=time.time(),
+                outcome=outcome,
+                counts=counts,
+                duration_s=time.time() - clock,
+            )
+        )
+    result = RunResult(run_id, tuple(results), interrupted=scheduler.interrupted)
+    return result, scheduler.abandoned
 
 
 def _changed_observations(world: _World, run_id: int) -> list[Observation]:
@@ -316,17 +376,17 @@ def _changed_observations(world: _World, run_id: int) -> list[Observation]:
 
 def _finish(
     world: _World,
-    store: StateStore,
     recorder: _Recorder,
     run_id: int,
     results: Sequence[AssetResult],
     outcome: str,
-) -> None:
+) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     recorder.flush(finish_run=(run_id, outcome, counts))
     _publish_catalog(world)
+    return counts
 
 
 def _publish_catalog(world: _World) -> None:
@@ -334,179 +394,6 @@ def _publish_catalog(world: _World) -> None:
 
     files = {a.name: a.source.path for a in world.graph if a.source is not None and a.source.path}
     update_catalog(world.config, world.snapshot.current, files)
-
-
-class _Runner:
-    def __init__(
-        self,
-        world: _World,
-        recorder: _Recorder,
-        run_id: int,
-        first_id: int,
-        force: bool,
-        on_result: Callable[[AssetResult], None] | None,
-    ) -> None:
-        self.world = world
-        self.recorder = recorder
-        self.run_id = run_id
-        self.next_id = first_id
-        self.force = force
-        self.on_result = on_result
-        self.engine = Engine(world.storage, world.config.root)
-        self.outcomes: dict[str, str] = {}
-        self.changed: set[str] = set()  # assets whose status changed during this run
-        self.memory: dict[str, Any] = {}
-        self.results: list[AssetResult] = []
-
-    def run(self, targets: Sequence[str]) -> list[AssetResult]:
-        consumers = self._consumers(targets)
-        for name in targets:
-            result = self._turn(name)
-            self.outcomes[name] = result.outcome
-            self.results.append(result)
-            if self.on_result is not None:
-                self.on_result(result)
-            for up in self.world.graph.upstream(name):
-                consumers[up] = consumers.get(up, 1) - 1
-                if consumers[up] <= 0:
-                    self.memory.pop(up, None)
-        return self.results
-
-    def cancel_rest(self, targets: Sequence[str]) -> list[AssetResult]:
-        done = {r.name for r in self.results}
-        return self.results + [AssetResult(n, "cancelled") for n in targets if n not in done]
-
-    def _consumers(self, targets: Sequence[str]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for name in targets:
-            for up in self.world.graph.upstream(name):
-                counts[up] = counts.get(up, 0) + 1
-        return counts
-
-    def _turn(self, name: str) -> AssetResult:
-        world = self.world
-        asset = world.graph[name]
-        # A status changes only through an upstream whose status changed in this run,
-        # and an asset with a cause of its own runs whatever its upstreams did.
-        before = world.statuses[name]
-        recheck = not _runs_anyway(before) and any(u in self.changed for u in asset.upstream)
-        status = world.assess(name) if recheck else before
-        if status != before:
-            self.changed.add(name)
-        if status.fresh and not self.force and not self._upstream_trouble(asset):
-            return AssetResult(name, "fresh")  # the no-op run's path: nothing to decide
-        tracked = tracked_upstream(asset)
-        action, reason = decide(
-            status,
-            upstreams={u: world.upstream_view(u) for u in tracked},
-            ran_upstreams={u: self.outcomes[u] for u in asset.upstream if u in self.outcomes},
-            force=self.force,
-        )
-        if action is Action.FRESH:
-            return AssetResult(name, "fresh")
-        if action is Action.SKIP:
-            return AssetResult(name, "skipped", status.causes, error=f"skipped ({reason})")
-        if action is Action.FAIL:
-            mat_id = self.next_id
-            self.next_id += 1
-            error = MaterializationError(f"{asset.where}: {reason}; restore it or fix the path.")
-            return self._failed(asset, mat_id, status, utcnow(), time.perf_counter(), error)
-        return self._compute(asset, status, tracked)
-
-    def _upstream_trouble(self, asset: Asset) -> bool:
-        return any(
-            self.outcomes.get(u) in ("failed", "skipped", "cancelled") for u in asset.upstream
-        )
-
-    def _compute(self, asset: Asset, status: AssetStatus, tracked: Sequence[str]) -> AssetResult:
-        world = self.world
-        mat_id = self.next_id
-        self.next_id += 1
-        inputs = {
-            u: (v.data_version or "", v.run_id) for u in tracked for v in [world.upstream_view(u)]
-        }
-        started = utcnow()
-        clock = time.perf_counter()
-        try:
-            upstreams = {u: self._available(u) for u in asset.upstream if u in tracked}
-            if asset.kind == "sql":
-                stored = compute_sql(self.engine, asset, mat_id, upstreams)
-                value = None
-            else:
-                previous = world.snapshot.current.get(asset.name)
-                context = Context(asset.name, self.run_id, previous)
-                stored, value = compute_python(self.engine, asset, mat_id, upstreams, context)
-        except AssetflowError as e:
-            # User code, a query, or reading an upstream failed: this asset's failure.
-            return self._failed(asset, mat_id, status, started, clock, e)
-        materialization = Materialization(
-            id=mat_id,
-            asset=asset.name,
-            run_id=self.run_id,
-            outcome="materialized",
-            code_version=world.code.get(asset.name),
-            inputs=inputs,
-            data_version=stored.data_version,
-            started_at=started,
-            finished_at=utcnow(),
-            rows=stored.rows,
-            bytes=stored.bytes,
-            schema=stored.schema,
-            format=stored.format,
-            location=stored.location,
-            value=stored.inline,
-        )
-        self.recorder.add(materialization)
-        world.published(asset.name, materialization)
-        self.changed.add(asset.name)
-        if value is not None and world.graph.downstream(asset.name):
-            self.memory[asset.name] = value
-        return AssetResult(
-            asset.name, "materialized", status.causes, stored.rows, time.perf_counter() - clock
-        )
-
-    def _failed(
-        self,
-        asset: Asset,
-        mat_id: int,
-        status: AssetStatus,
-        started: dt.datetime,
-        clock: float,
-        e: AssetflowError,
-    ) -> AssetResult:
-        cause = e.__cause__ if e.__cause__ is not None else e
-        tb = user_traceback(cause, self.world.config.root) if e.__cause__ is not None else None
-        message = str(e)
-        self.recorder.add(
-            Materialization(
-                id=mat_id,
-                asset=asset.name,
-                run_id=self.run_id,
-                outcome="failed",
-                code_version=self.world.code.get(asset.name),
-                inputs={},
-                data_version=None,
-                started_at=started,
-                finished_at=utcnow(),
-                error=message,
-                traceback=tb,
-            )
-        )
-        return AssetResult(
-            asset.name, "failed", status.causes, None, time.perf_counter() - clock, message, tb
-        )
-
-    def _available(self, name: str) -> Available:
-        world = self.world
-        a = world.graph[name]
-        if a.kind == "source":
-            return Available(source=a, observed=world.sources[name].version)
-        if name in self.memory:
-            return Available(value=self.memory[name], in_memory=True)
-        current = world.snapshot.current[name]
-        return Available(
-            stored_format=current.format, stored_location=current.location, inline=current.value
-        )
 
 
 def _dry_run(world: _World, targets: Sequence[str], force: bool) -> list[AssetResult]:

@@ -54,7 +54,9 @@ CREATE TABLE IF NOT EXISTS runs (
     fresh INTEGER,
     failed INTEGER,
     skipped INTEGER,
-    cancelled INTEGER
+    cancelled INTEGER,
+    executor VARCHAR,
+    workers INTEGER
 );
 CREATE TABLE IF NOT EXISTS materializations (
     id BIGINT,
@@ -74,6 +76,7 @@ CREATE TABLE IF NOT EXISTS materializations (
     error VARCHAR,
     traceback VARCHAR,
     collected BOOLEAN DEFAULT false,
+    attempt INTEGER,
     value BLOB
 );
 CREATE TABLE IF NOT EXISTS source_observations (
@@ -103,6 +106,7 @@ _MAT_COLUMNS = (
     ("location", "VARCHAR"),
     ("error", "VARCHAR"),
     ("traceback", "VARCHAR"),
+    ("attempt", "INTEGER"),
     ("value", "BLOB"),
 )
 _OBS_COLUMNS = (
@@ -148,6 +152,7 @@ class Materialization:
     location: str | None = None
     error: str | None = None
     traceback: str | None = None
+    attempt: int = 1
     # An inline value (small JSON or pickle); the field `bytes` above shadows the builtin.
     value: builtins.bytes | None = None
 
@@ -187,8 +192,51 @@ class Materialization:
             self.location,
             self.error,
             self.traceback,
+            self.attempt,
             self.value,
         )
+
+
+_RUN_COLUMNS = (
+    "run_id",
+    "command",
+    "selection",
+    "user_name",
+    "host",
+    "pid",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "materialized",
+    "fresh",
+    "failed",
+    "skipped",
+    "cancelled",
+    "executor",
+    "workers",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One row of ``runs``."""
+
+    run_id: int
+    command: str
+    selection: str
+    user_name: str
+    host: str
+    pid: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    outcome: str  # running | success | failed | cancelled | error
+    materialized: int | None
+    fresh: int | None
+    failed: int | None
+    skipped: int | None
+    cancelled: int | None
+    executor: str | None
+    workers: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +349,9 @@ class StateStore:
             return _read_snapshot(con)
 
     @contextlib.contextmanager
-    def begin_run(self, *, command: str, selection: str) -> Iterator[RunStart]:
+    def begin_run(
+        self, *, command: str, selection: str, executor: str = "threads", workers: int = 1
+    ) -> Iterator[RunStart]:
         """Read the state and record a new run, in one connection (under the run lock).
 
         The connection stays open inside the ``with`` block, so a run found to
@@ -313,8 +363,18 @@ class StateStore:
             run_id = snapshot.last_run_id + 1
             con.execute(
                 "INSERT INTO runs (run_id, command, selection, user_name, host, pid, started_at, "
-                "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
-                [run_id, command, selection, _user(), socket.gethostname(), os.getpid(), utcnow()],
+                "outcome, executor, workers) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                [
+                    run_id,
+                    command,
+                    selection,
+                    _user(),
+                    socket.gethostname(),
+                    os.getpid(),
+                    utcnow(),
+                    executor,
+                    workers,
+                ],
             ).fetchall()
             yield RunStart(snapshot, run_id, con)
 
@@ -338,6 +398,30 @@ class StateStore:
             return []
         with self.connect() as con:
             return _record(con, materializations, observations, finish_run, keep_versions)
+
+    def runs(self, limit: int = 20, run_id: int | None = None) -> list[RunRecord]:
+        """The latest runs, newest first (or just run ``run_id``)."""
+        if not self.exists:
+            return []
+        where = "WHERE run_id = ?" if run_id is not None else ""
+        params: list[Any] = [run_id] if run_id is not None else []
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs {where} ORDER BY run_id DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def run_materializations(self, run_id: int) -> list[Materialization]:
+        """Every attempt recorded in run ``run_id``, in the order they were recorded."""
+        if not self.exists:
+            return []
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                f"SELECT {_MAT_SELECT} FROM materializations WHERE run_id = ? ORDER BY id",
+                [run_id],
+            ).fetchall()
+        return _materializations(rows)
 
     def history(self, asset: str, limit: int = 20) -> list[Materialization]:
         """The latest attempts of ``asset``, newest first."""

@@ -1,0 +1,264 @@
+"""Executors: where assets compute. The coordinator owns the plan, state and events.
+
+An executor takes a :class:`Job` and returns a future of its :class:`JobResult`.
+A job is everything one asset needs to compute, retries included: the worker
+runs every attempt itself (so backoff and per-attempt timeouts work the same
+in a thread, a process or a Dask worker) and returns what each attempt did.
+The coordinator records those attempts; workers never open the state database.
+
+Jobs for other processes name their asset by file and name, and the worker
+imports that file by path, as discovery does; their inputs are stored values
+(locations, or the bytes of inline values), never Python objects.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from assetflow.compute import (
+    Available,
+    Context,
+    Engine,
+    compute_python,
+    compute_sql,
+    user_traceback,
+)
+from assetflow.definition import Asset
+from assetflow.errors import DefinitionError, MaterializationError
+from assetflow.storage import Storage, Stored
+
+if TYPE_CHECKING:
+    from assetflow.state import Materialization
+
+EXECUTORS = ("threads", "processes", "dask")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt at computing an asset."""
+
+    number: int
+    started: float  # time.time()
+    finished: float
+    error: str | None = None
+    traceback: str | None = None
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What a job did: its attempts, and the stored value of the last if it succeeded."""
+
+    asset: str
+    attempts: tuple[Attempt, ...]
+    stored: Stored | None
+    value: Any = None  # the value itself, for downstream assets in the same process
+
+    @property
+    def ok(self) -> bool:
+        return self.stored is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One asset to compute, with its inputs and retry policy.
+
+    ``first_id`` and the ids after it (one per possible attempt) name the
+    stored files, so an abandoned attempt never collides with a later one.
+    """
+
+    asset: str
+    run_id: int
+    first_id: int
+    root: str
+    state_dir: str
+    assets_dir: str
+    file: str  # relative to root
+    inputs: Mapping[str, Available]  # by parameter (python) or upstream name (sql)
+    previous: Materialization | None = None
+    local: Asset | None = field(default=None, compare=False)  # the asset itself, in-process
+    sleep: Callable[[float], None] = time.sleep
+
+
+Notify = Callable[[str, int, str, float], None]  # (asset, attempt, error, delay): a retry
+
+
+class Executor(Protocol):
+    """Runs jobs somewhere and hands back futures."""
+
+    name: str
+    workers: int
+
+    def submit(self, job: Job, notify: Notify | None) -> Future[JobResult]:
+        """Start ``job``; ``notify`` (in-process executors only) hears of retries live."""
+        ...
+
+    def shutdown(self, *, wait: bool) -> None:
+        """Release workers; ``wait=False`` abandons running jobs."""
+        ...
+
+
+def make_executor(
+    name: str,
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    shared_storage: bool = False,
+) -> Executor:
+    """The executor called ``name``, with ``workers`` workers (default: the number of cores).
+
+    Raises:
+        DefinitionError: an unknown name, or a configuration that cannot work.
+    """
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if count < 1:
+        raise DefinitionError(f"--workers {count} must be at least 1.")
+    if name == "threads":
+        from assetflow.executors.local import ThreadExecutor
+
+        return ThreadExecutor(count)
+    if name == "processes":
+        from assetflow.executors.local import ProcessExecutor
+
+        return ProcessExecutor(count)
+    if name == "dask":
+        from assetflow.executors.dask import DaskExecutor
+
+        return DaskExecutor(count, address=address, shared_storage=shared_storage)
+    raise DefinitionError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}.")
+
+
+_ENGINES: dict[tuple[str, str], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine(job: Job) -> Engine:
+    # One engine per worker process and project: its DuckDB database is reused.
+    key = (job.root, job.state_dir)
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            _ENGINES[key] = Engine(Storage(Path(job.state_dir)), Path(job.root))
+        return _ENGINES[key]
+
+
+def run_job(
+    job: Job,
+    notify: Notify | None = None,
+    engine: Engine | None = None,
+    rand: Callable[[], float] = random.random,
+) -> JobResult:
+    """Compute ``job`` with its retry policy: the function every executor runs."""
+    asset = job.local if job.local is not None else load_asset(job)
+    engine = engine if engine is not None else _engine(job)
+    options = asset.options
+    attempts: list[Attempt] = []
+    for number in range(1, options.retries + 2):
+        started = time.time()
+        mat_id = job.first_id + number - 1
+        try:
+            stored, value = _with_timeout(
+                functools.partial(_compute, engine, asset, job, mat_id), options.timeout
+            )
+        except Exception as e:
+            # The user's own exception, when the error wraps one: its frames are the story.
+            cause = e.__cause__ if isinstance(e, MaterializationError) and e.__cause__ else e
+            tb = user_traceback(cause, Path(job.root)) if cause is not e else None
+            timed_out = isinstance(e, _AttemptTimeout)
+            attempts.append(Attempt(number, started, time.time(), str(e), tb, timed_out))
+            if number <= options.retries and _retryable(cause, options.retry_on):
+                delay = options.retry_delay * options.backoff ** (number - 1)
+                delay *= 0.75 + rand() / 2  # jitter, so retries of many assets spread out
+                if notify is not None:
+                    notify(asset.name, number, str(e), delay)
+                job.sleep(delay)
+                continue
+            return JobResult(asset.name, tuple(attempts), None)
+        attempts.append(Attempt(number, started, time.time()))
+        return JobResult(asset.name, tuple(attempts), stored, value)
+    raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
+
+
+def _compute(engine: Engine, asset: Asset, job: Job, mat_id: int) -> tuple[Stored, Any]:
+    if asset.kind == "sql":
+        return compute_sql(engine, asset, mat_id, job.inputs), None
+    context = Context(asset.name, job.run_id, job.previous)
+    return compute_python(engine, asset, mat_id, job.inputs, context)
+
+
+def _retryable(error: BaseException, retry_on: tuple[type[BaseException], ...]) -> bool:
+    return not retry_on or isinstance(error, retry_on)
+
+
+class _AttemptTimeout(MaterializationError):
+    """An attempt ran longer than the asset's ``timeout``."""
+
+
+def _with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
+    """``fn()``, or :class:`_AttemptTimeout` after ``timeout`` seconds.
+
+    A thread cannot be stopped from outside: a timed-out attempt is abandoned
+    and finishes in the background, and what it writes is never recorded.
+    """
+    if timeout is None:
+        return fn()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # handed back to the caller's thread
+            box["error"] = e
+
+    worker = threading.Thread(target=target, daemon=True, name="assetflow-attempt")
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise _AttemptTimeout(f"the attempt ran longer than its timeout of {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+_LOADED: dict[str, str] = {}  # assets folder → package this worker imported it under
+_LOADED_LOCK = threading.Lock()
+
+
+def load_asset(job: Job) -> Asset:
+    """Import the job's asset file by path in this worker, as discovery does, and find it."""
+    from assetflow import project
+    from assetflow.definition import AssetFunction, python_asset
+
+    assets_dir = Path(job.assets_dir)
+    with _LOADED_LOCK:
+        package = _LOADED.get(job.assets_dir)
+        if package is None:
+            package = _LOADED[job.assets_dir] = f"_assetflow_worker_{len(_LOADED) + 1}"
+            project.new_package(package, assets_dir)
+        path = Path(job.root) / job.file
+        module = project.import_file(path, job.file, package, assets_dir)
+    for value in vars(module).values():
+        if isinstance(value, AssetFunction) and value.name == job.asset:
+            return python_asset(value, file=job.file, group="")
+    raise MaterializationError(f"{job.file}: asset {job.asset!r} is not in this file any more.")
+
+
+__all__ = [
+    "EXECUTORS",
+    "Attempt",
+    "Executor",
+    "Job",
+    "JobResult",
+    "Notify",
+    "load_asset",
+    "make_executor",
+    "run_job",
+]

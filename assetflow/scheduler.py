@@ -1,0 +1,493 @@
+"""Scheduling a run: each asset starts as soon as its upstreams in the run are done.
+
+The coordinator (this module, in the calling thread) owns the plan, the state
+and the events. At an asset's turn it re-assesses the asset against what its
+upstreams produced so far, then either settles it at once (fresh, skipped,
+failed for a missing source) or submits a job to the executor, up to
+``workers`` at a time. SQL assets go to a lane of their own: one at a time,
+in the coordinator's DuckDB, which is itself multi-threaded.
+
+Ctrl-C (or SIGTERM turned into it) stops new starts and waits for running
+assets; a second one stops waiting. Finished assets stay recorded, the rest
+are cancelled, and nothing unrecorded becomes current.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import heapq
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from assetflow import events as ev
+from assetflow.compute import Available, Engine
+from assetflow.definition import Asset
+from assetflow.executors import Executor, Job, JobResult, run_job
+from assetflow.plan import Action, AssetStatus, Cause, CauseKind, decide
+from assetflow.state import Materialization
+
+if TYPE_CHECKING:
+    from assetflow.run import _Recorder, _World
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+_OWN_CAUSES = frozenset(
+    {
+        CauseKind.NEVER_MATERIALIZED,
+        CauseKind.DATA_MISSING,
+        CauseKind.LAST_RUN_FAILED,
+        CauseKind.CODE_CHANGED,
+        CauseKind.DEPS_CHANGED,
+        CauseKind.SOURCE_CHANGED,
+        CauseKind.OVERDUE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetResult:
+    """What a run did with one selected asset."""
+
+    name: str
+    outcome: str  # materialized | fresh | failed | skipped | cancelled
+    causes: tuple[Cause, ...] = ()
+    rows: int | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    attempts: int = 0
+
+
+def _utc(seconds: float) -> dt.datetime:
+    return _EPOCH + dt.timedelta(seconds=seconds)
+
+
+def runs_anyway(status: AssetStatus) -> bool:
+    """Whether a cause of the asset's own makes it run, whatever its upstreams produce."""
+    return any(c.kind in _OWN_CAUSES for c in status.causes)
+
+
+class Scheduler:
+    """Runs one plan with one executor; see the module docstring."""
+
+    def __init__(
+        self,
+        world: _World,
+        recorder: _Recorder,
+        run_id: int,
+        first_id: int,
+        *,
+        executor: Executor,
+        force: bool,
+        emit: Callable[[ev.Event], None],
+        notice: Callable[[str], None],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.world = world
+        self.recorder = recorder
+        self.run_id = run_id
+        self.next_id = first_id
+        self.executor = executor
+        self.force = force
+        self.emit = emit
+        self.notice = notice
+        self.sleep = sleep
+        self.engine = Engine(world.storage, world.config.root)
+        self.in_process = executor.name == "threads"
+        self.outcomes: dict[str, str] = {}
+        self.changed: set[str] = set()  # assets whose status changed during this run
+        self.memory: dict[str, Any] = {}
+        self.results: dict[str, AssetResult] = {}
+        self.running: dict[str, tuple[Job, AssetStatus, float]] = {}
+        self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.interrupted = False
+        self.abandoned = False
+        self._signals = 0  # SIGINT/SIGTERM received while running
+        self._handled = 0  # a job was left running: its files may need sweeping
+        self._sql_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assetflow-sql")
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self, targets: Sequence[str]) -> list[AssetResult]:
+        graph = self.world.graph
+        in_run = set(targets)
+        index = {name: i for i, name in enumerate(targets)}
+        waiting = {n: {u for u in graph.upstream(n) if u in in_run} for n in targets}
+        ready = [(index[n], n) for n in targets if not waiting[n]]
+        heapq.heapify(ready)
+        consumers = {n: sum(1 for d in graph.downstream(n) if d in in_run) for n in in_run}
+        restore = self._catch_signals()
+        try:
+            while ready or self.running:
+                if self._signals > self._handled:
+                    self._handled += 1
+                    self._settle_all(self._interrupt(), waiting, ready, index, consumers)
+                while ready and len(self.running) < self.executor.workers and not self.interrupted:
+                    _, name = heapq.heappop(ready)
+                    result = self._start(name)
+                    if result is not None:
+                        self._settle(result, waiting, ready, index, consumers)
+                if self.interrupted and not self.running:
+                    break
+                if not self.running:
+                    continue
+                for result in self._wait():
+                    self._settle(result, waiting, ready, index, consumers)
+        finally:
+            restore()
+            self._sql_lane.shutdown(wait=not self.abandoned, cancel_futures=True)
+            self.engine.close()
+        for name in targets:
+            if name not in self.results:
+                self.results[name] = AssetResult(name, "cancelled")
+                self.emit(ev.AssetCancelled(run_id=self.run_id, time=time.time(), asset=name))
+        return [self.results[n] for n in targets]
+
+    def _catch_signals(self) -> Callable[[], None]:
+        """Turn SIGINT and SIGTERM into a counter the loop reads, and return the undo.
+
+        A KeyboardInterrupt raised at an arbitrary point (while printing, say)
+        would leave running assets unrecorded; a counter is read where it is safe.
+        Signal handlers belong to the main thread: elsewhere, KeyboardInterrupt
+        in the wait below is the fallback.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def count(signum: int, frame: object) -> None:
+            self._signals += 1
+
+        previous = {sig: signal.signal(sig, count) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+    def _wait(self) -> list[AssetResult]:
+        """Block until something finishes; Ctrl-C cancels, a second one stops waiting."""
+        if self._signals > self._handled:
+            self._handled += 1
+            return self._interrupt()
+        try:
+            kind, payload = self.inbox.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        except KeyboardInterrupt:
+            return self._interrupt()
+        if kind == "retry":
+            name, attempt, error, delay = payload
+            self.emit(
+                ev.AssetRetried(
+                    run_id=self.run_id,
+                    time=time.time(),
+                    asset=name,
+                    attempt=attempt,
+                    error=error,
+                    delay_s=delay,
+                )
+            )
+            self.emit(
+                ev.AssetStarted(
+                    run_id=self.run_id, time=time.time() + delay, asset=name, attempt=attempt + 1
+                )
+            )
+            return []
+        name, future = payload
+        if name not in self.running:
+            return []  # abandoned after a second Ctrl-C
+        return [self._finished(name, future)]
+
+    def _interrupt(self) -> list[AssetResult]:
+        if not self.interrupted:
+            self.interrupted = True
+            self.notice(
+                f"interrupted: waiting for {len(self.running)} running asset(s) to finish; "
+                "press Ctrl-C again to stop waiting"
+            )
+            return []
+        # Stop waiting: what is running is cancelled and never recorded as current.
+        self.abandoned = True
+        results = []
+        for name, (job, status, started) in list(self.running.items()):
+            del self.running[name]
+            self.recorder.add(self._row(job, "cancelled", 1, started, time.time()))
+            self.emit(ev.AssetCancelled(run_id=self.run_id, time=time.time(), asset=name))
+            results.append(AssetResult(name, "cancelled", status.causes))
+        return results
+
+    def _settle_all(self, results: list[AssetResult], *args: Any) -> None:
+        for result in results:
+            self._settle(result, *args)
+
+    def _settle(
+        self,
+        result: AssetResult,
+        waiting: dict[str, set[str]],
+        ready: list[tuple[int, str]],
+        index: dict[str, int],
+        consumers: dict[str, int],
+    ) -> None:
+        name = result.name
+        self.results[name] = result
+        self.outcomes[name] = result.outcome
+        for d in self.world.graph.downstream(name):
+            if d in waiting:
+                waiting[d].discard(name)
+                if not waiting[d] and d not in self.results:
+                    heapq.heappush(ready, (index[d], d))
+        # Values in memory are kept only until the last downstream in the run has them.
+        for up in self.world.graph.upstream(name):
+            if up in consumers:
+                consumers[up] -= 1
+                if consumers[up] <= 0:
+                    self.memory.pop(up, None)
+
+    # -- one asset's turn -----------------------------------------------------
+
+    def _start(self, name: str) -> AssetResult | None:
+        """Settle ``name`` now, or submit its job and return ``None``."""
+        world = self.world
+        asset = world.graph[name]
+        from assetflow.run import tracked_upstream
+
+        before = world.statuses[name]
+        recheck = not runs_anyway(before) and any(u in self.changed for u in asset.upstream)
+        status = world.assess(name) if recheck else before
+        if status != before:
+            self.changed.add(name)
+        now = time.time()
+        troubled = any(
+            self.outcomes.get(u) in ("failed", "skipped", "cancelled") for u in asset.upstream
+        )
+        if status.fresh and not self.force and not troubled:
+            self.emit(ev.AssetFresh(run_id=self.run_id, time=now, asset=name))
+            return AssetResult(name, "fresh")
+        tracked = tracked_upstream(asset)
+        action, reason = decide(
+            status,
+            upstreams={u: world.upstream_view(u) for u in tracked},
+            ran_upstreams={u: self.outcomes[u] for u in asset.upstream if u in self.outcomes},
+            force=self.force,
+        )
+        if action is Action.FRESH:
+            self.emit(ev.AssetFresh(run_id=self.run_id, time=now, asset=name))
+            return AssetResult(name, "fresh")
+        if action is Action.SKIP:
+            self.emit(ev.AssetSkipped(run_id=self.run_id, time=now, asset=name, reason=reason))
+            return AssetResult(name, "skipped", status.causes, error=f"skipped ({reason})")
+        if action is Action.FAIL:
+            error = f"{asset.where}: {reason}; restore it or fix the path."
+            job = self._job(asset, tracked)
+            self.recorder.add(self._row(job, "failed", 1, now, now, error=error))
+            self.emit(
+                ev.AssetFailed(
+                    run_id=self.run_id,
+                    time=now,
+                    asset=name,
+                    error=error,
+                    traceback=None,
+                    attempts=1,
+                )
+            )
+            return AssetResult(name, "failed", status.causes, error=error, attempts=1)
+        job = self._job(asset, tracked)
+        self.emit(
+            ev.AssetPlanned(
+                run_id=self.run_id,
+                time=now,
+                asset=name,
+                causes=tuple(c.detail for c in status.causes),
+            )
+        )
+        self.emit(ev.AssetStarted(run_id=self.run_id, time=now, asset=name, attempt=1))
+        self.running[name] = (job, status, now)
+        future = self._submit(asset, job)
+
+        def done(f: Future[JobResult], name: str = name) -> None:
+            self.inbox.put(("done", (name, f)))
+
+        future.add_done_callback(done)
+        return None
+
+    def _submit(self, asset: Asset, job: Job) -> Future[JobResult]:
+        def notify(name: str, attempt: int, error: str, delay: float) -> None:
+            self.inbox.put(("retry", (name, attempt, error, delay)))
+
+        if asset.kind == "sql":
+            return self._sql_lane.submit(run_job, job, notify, self.engine)
+        return self.executor.submit(job, notify if self.in_process else None)
+
+    def _job(self, asset: Asset, tracked: Sequence[str]) -> Job:
+        world = self.world
+        first_id = self.next_id
+        self.next_id += asset.options.retries + 1  # an id per possible attempt
+        if asset.kind == "sql":
+            inputs = {u: self._available(u, in_process=True) for u in tracked}
+        else:
+            inputs = {i.param: self._available(i.asset, self.in_process) for i in asset.inputs}
+        config = world.config
+        return Job(
+            asset=asset.name,
+            run_id=self.run_id,
+            first_id=first_id,
+            root=str(config.root),
+            state_dir=str(config.state_dir),
+            assets_dir=str(config.assets_dir),
+            file=asset.file,
+            inputs=inputs,
+            previous=world.snapshot.current.get(asset.name),
+            local=asset if self.in_process or asset.kind == "sql" else None,
+            sleep=self.sleep,
+        )
+
+    def _available(self, name: str, in_process: bool) -> Available:
+        world = self.world
+        a = world.graph[name]
+        if a.kind == "source":
+            observed = world.sources[name].version
+            if a.source is not None and a.source.observe is not None and not in_process:
+                # The observer function cannot travel to another process; its version can.
+                return Available(value=observed, in_memory=True)
+            return Available(source=a, observed=observed)
+        if in_process and name in self.memory:
+            return Available(value=self.memory[name], in_memory=True)
+        current = world.snapshot.current[name]
+        return Available(
+            stored_format=current.format, stored_location=current.location, inline=current.value
+        )
+
+    # -- a job's end ----------------------------------------------------------
+
+    def _finished(self, name: str, future: Future[JobResult]) -> AssetResult:
+        job, status, started = self.running.pop(name)
+        result = future.result()  # a failure of the worker itself is assetflow's: it propagates
+        if not self.in_process and len(result.attempts) > 1:
+            for a in result.attempts[:-1]:  # out-of-process retries are told afterwards
+                self.emit(
+                    ev.AssetRetried(
+                        run_id=self.run_id,
+                        time=a.finished,
+                        asset=name,
+                        attempt=a.number,
+                        error=a.error or "",
+                        delay_s=0.0,
+                    )
+                )
+        if any(a.timed_out for a in result.attempts):
+            self.abandoned = True  # a timed-out attempt may still write its file
+        for a in result.attempts if not result.ok else result.attempts[:-1]:
+            self.recorder.add(
+                self._row(
+                    job,
+                    "failed",
+                    a.number,
+                    a.started,
+                    a.finished,
+                    error=a.error,
+                    traceback=a.traceback,
+                )
+            )
+        last = result.attempts[-1]
+        duration = last.finished - started
+        if not result.ok:
+            self.emit(
+                ev.AssetFailed(
+                    run_id=self.run_id,
+                    time=time.time(),
+                    asset=name,
+                    error=last.error or "",
+                    traceback=last.traceback,
+                    attempts=len(result.attempts),
+                )
+            )
+            return AssetResult(
+                name,
+                "failed",
+                status.causes,
+                None,
+                duration,
+                last.error,
+                last.traceback,
+                len(result.attempts),
+            )
+        stored = result.stored
+        assert stored is not None
+        world = self.world
+        row = self._row(job, "materialized", last.number, last.started, last.finished)
+        m = dataclasses.replace(
+            row,
+            data_version=stored.data_version,
+            rows=stored.rows,
+            bytes=stored.bytes,
+            schema=stored.schema,
+            format=stored.format,
+            location=stored.location,
+            value=stored.inline,
+        )
+        self.recorder.add(m)
+        world.published(name, m)
+        self.changed.add(name)
+        if result.value is not None and world.graph.downstream(name):
+            self.memory[name] = result.value
+        self.emit(
+            ev.AssetMaterialized(
+                run_id=self.run_id,
+                time=time.time(),
+                asset=name,
+                rows=stored.rows,
+                duration_s=duration,
+                attempts=len(result.attempts),
+            )
+        )
+        return AssetResult(
+            name,
+            "materialized",
+            status.causes,
+            stored.rows,
+            duration,
+            attempts=len(result.attempts),
+        )
+
+    def _row(
+        self,
+        job: Job,
+        outcome: str,
+        attempt: int,
+        started: float,
+        finished: float,
+        *,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> Materialization:
+        from assetflow.run import tracked_upstream
+
+        world = self.world
+        asset = world.graph[job.asset]
+        inputs: dict[str, tuple[str, int | None]] = {}
+        if outcome == "materialized":
+            for u in tracked_upstream(asset):
+                view = world.upstream_view(u)
+                inputs[u] = (view.data_version or "", view.run_id)
+        return Materialization(
+            id=job.first_id + attempt - 1,
+            asset=job.asset,
+            run_id=self.run_id,
+            outcome=outcome,
+            code_version=world.code.get(job.asset),
+            inputs=inputs,
+            data_version=None,
+            started_at=_utc(started),
+            finished_at=_utc(finished),
+            error=error,
+            traceback=traceback,
+            attempt=attempt,
+        )

@@ -250,10 +250,11 @@ def lineage(
 )
 @click.option(
     "--executor",
-    type=click.Choice(["threads", "processes", "dask"]),
+    type=click.Choice(["threads", "processes", "dask", "inline"]),
     default="threads",
     show_default=True,
-    help="Where Python assets compute; SQL assets always run in DuckDB here.",
+    help="Where Python assets compute (inline: one at a time in this thread, for "
+    "debuggers); SQL assets always run in DuckDB here.",
 )
 @click.option(
     "--address", help="Dask scheduler address (default: DASK_SCHEDULER_ADDRESS, else local)."

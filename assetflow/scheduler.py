@@ -100,7 +100,7 @@ class Scheduler:
         self.notice = notice
         self.sleep = sleep
         self.engine = Engine(world.storage, world.config.root)
-        self.in_process = executor.name == "threads"
+        self.in_process = executor.name in ("threads", "inline")
         self.outcomes: dict[str, str] = {}
         self.changed: set[str] = set()  # assets whose status changed during this run
         self.memory: dict[str, Any] = {}

@@ -39,7 +39,7 @@ from assetflow.storage import Storage, Stored
 if TYPE_CHECKING:
     from assetflow.state import Materialization
 
-EXECUTORS = ("threads", "processes", "dask")
+EXECUTORS = ("threads", "processes", "dask", "inline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,10 @@ def make_executor(
         from assetflow.executors.local import ThreadExecutor
 
         return ThreadExecutor(count)
+    if name == "inline":
+        from assetflow.executors.local import InlineExecutor
+
+        return InlineExecutor()
     if name == "processes":
         from assetflow.executors.local import ProcessExecutor
 

@@ -14,6 +14,28 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from assetflow.executors import Job, JobResult, Notify, run_job
 
 
+class InlineExecutor:
+    """Runs each job in the calling thread, at once: one asset at a time.
+
+    The in-order runner: no handoff between threads, so a debugger's
+    breakpoint in an asset works, and tracebacks are the plainest.
+    """
+
+    name = "inline"
+    workers = 1
+
+    def submit(self, job: Job, notify: Notify | None) -> Future[JobResult]:
+        future: Future[JobResult] = Future()
+        try:
+            future.set_result(run_job(job, notify))
+        except BaseException as e:  # handed to the scheduler, which re-raises it
+            future.set_exception(e)
+        return future
+
+    def shutdown(self, *, wait: bool) -> None:
+        pass
+
+
 class ThreadExecutor:
     """Runs jobs in a pool of threads of this process; values pass without copies."""
 

@@ -13,7 +13,7 @@ def _round_money(x: Decimal | float | None) -> float:
     return round(float(x or 0), 2)
 
 
-@asset(tags=["finance"], freshness="1d")
+@asset(tags=["finance"], freshness="1d", retries=2, retry_delay=0.5)
 def kpis(daily_revenue: pa.Table, stg_orders: pa.Table) -> dict[str, float | int]:
     """Total revenue, order counts and average order value of the shop."""
     total_revenue = pc.sum(daily_revenue["revenue"]).as_py()

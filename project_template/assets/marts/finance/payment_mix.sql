@@ -1,5 +1,6 @@
 -- description: Revenue and revenue share per payment method, over payments of orders that were not cancelled.
 -- tags: marts, finance
+-- retries: 1
 -- checks: not_null(method), unique(method), accepted_values(method, ['card', 'paypal', 'bank_transfer', 'gift_card']), row_count(> 0)
 SELECT
     p.method,

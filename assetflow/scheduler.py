@@ -173,38 +173,45 @@ class Scheduler:
         return restore
 
     def _wait(self) -> list[AssetResult]:
-        """Block until something finishes; Ctrl-C cancels, a second one stops waiting."""
+        """Block until something finishes; Ctrl-C cancels, a second one stops waiting.
+
+        Every message already waiting is handled in one go: with cheap assets,
+        waking once per completion is most of the cost of scheduling.
+        """
         if self._signals > self._handled:
             self._handled += 1
             return self._interrupt()
         try:
-            kind, payload = self.inbox.get(timeout=0.1)
+            messages = [self.inbox.get(timeout=0.1)]
         except queue.Empty:
             return []
         except KeyboardInterrupt:
             return self._interrupt()
-        if kind == "retry":
-            name, attempt, error, delay = payload
-            self.emit(
-                ev.AssetRetried(
-                    run_id=self.run_id,
-                    time=time.time(),
-                    asset=name,
-                    attempt=attempt,
-                    error=error,
-                    delay_s=delay,
-                )
+        while not self.inbox.empty():
+            messages.append(self.inbox.get_nowait())
+        results = []
+        for kind, payload in messages:
+            if kind == "retry":
+                self._retried(*payload)
+            elif payload[0] in self.running:  # else abandoned after a second Ctrl-C
+                results.append(self._finished(*payload))
+        return results
+
+    def _retried(self, name: str, attempt: int, error: str, delay: float) -> None:
+        now = time.time()
+        self.emit(
+            ev.AssetRetried(
+                run_id=self.run_id,
+                time=now,
+                asset=name,
+                attempt=attempt,
+                error=error,
+                delay_s=delay,
             )
-            self.emit(
-                ev.AssetStarted(
-                    run_id=self.run_id, time=time.time() + delay, asset=name, attempt=attempt + 1
-                )
-            )
-            return []
-        name, future = payload
-        if name not in self.running:
-            return []  # abandoned after a second Ctrl-C
-        return [self._finished(name, future)]
+        )
+        self.emit(
+            ev.AssetStarted(run_id=self.run_id, time=now + delay, asset=name, attempt=attempt + 1)
+        )
 
     def _interrupt(self) -> list[AssetResult]:
         if not self.interrupted:

@@ -382,3 +382,25 @@ def test_second_sigint_stops_waiting(tmp_path):
     again, _ = _run(root)
     assert {a.name: a.outcome for a in again.assets}["third"] == "materialized"
     assert not (root / ".assetflow" / "run.dirty").exists()
+
+
+def test_sigterm_cancels_like_ctrl_c(tmp_path):
+    root = _project(tmp_path, {"assets/chain.py": CHAIN})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETFLOW_")}
+    env["CI"] = "true"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assetflow", "materialize", "-j", "1"],
+        cwd=root,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("start second"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, rest
+    assert set(StateStore(root / ".assetflow").snapshot().current) == {"first", "second"}

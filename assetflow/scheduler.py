@@ -14,7 +14,6 @@ are cancelled, and nothing unrecorded becomes current.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import heapq
 import queue
@@ -32,6 +31,7 @@ from assetflow.definition import Asset
 from assetflow.executors import Executor, Job, JobResult, run_job
 from assetflow.plan import Action, AssetStatus, Cause, CauseKind, decide
 from assetflow.state import Materialization
+from assetflow.storage import Stored
 
 if TYPE_CHECKING:
     from assetflow.run import _Recorder, _World
@@ -429,17 +429,7 @@ class Scheduler:
         stored = result.stored
         assert stored is not None
         world = self.world
-        row = self._row(job, "materialized", last.number, last.started, last.finished)
-        m = dataclasses.replace(
-            row,
-            data_version=stored.data_version,
-            rows=stored.rows,
-            bytes=stored.bytes,
-            schema=stored.schema,
-            format=stored.format,
-            location=stored.location,
-            value=stored.inline,
-        )
+        m = self._row(job, "materialized", last.number, last.started, last.finished, stored=stored)
         self.recorder.add(m)
         world.published(name, m)
         self.changed.add(name)
@@ -474,27 +464,34 @@ class Scheduler:
         *,
         error: str | None = None,
         traceback: str | None = None,
+        stored: Stored | None = None,
     ) -> Materialization:
+        """The state row of one attempt; with ``stored``, a successful one."""
         from assetflow.run import tracked_upstream
 
         world = self.world
-        asset = world.graph[job.asset]
         inputs: dict[str, tuple[str, int | None]] = {}
-        if outcome == "materialized":
-            for u in tracked_upstream(asset):
+        if stored is not None:
+            for u in tracked_upstream(world.graph[job.asset]):
                 view = world.upstream_view(u)
                 inputs[u] = (view.data_version or "", view.run_id)
         return Materialization(
-            id=job.first_id + attempt - 1,
-            asset=job.asset,
-            run_id=self.run_id,
-            outcome=outcome,
-            code_version=world.code.get(job.asset),
-            inputs=inputs,
-            data_version=None,
-            started_at=_utc(started),
-            finished_at=_utc(finished),
-            error=error,
-            traceback=traceback,
-            attempt=attempt,
+            job.first_id + attempt - 1,
+            job.asset,
+            self.run_id,
+            outcome,
+            world.code.get(job.asset),
+            inputs,
+            stored.data_version if stored else None,
+            _utc(started),
+            _utc(finished),
+            stored.rows if stored else None,
+            stored.bytes if stored else None,
+            stored.schema if stored else None,
+            stored.format if stored else None,
+            stored.location if stored else None,
+            error,
+            traceback,
+            attempt,
+            stored.inline if stored else None,
         )

@@ -119,6 +119,8 @@ _OBS_COLUMNS = (
 
 
 def _json_string(text: str) -> str:
+    if text.isalnum() and text.isascii():  # a hex version: nothing to escape
+        return f'"{text}"'
     from json.encoder import encode_basestring_ascii  # the C encoder of a JSON string
 
     return str(encode_basestring_ascii(text))

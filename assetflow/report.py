@@ -8,7 +8,6 @@ from typing import Any
 
 from assetflow.plan import AssetStatus, Cause
 from assetflow.run import RunResult
-from assetflow.scheduler import AssetResult
 from assetflow.state import Materialization, RunRecord
 
 SCHEMA_VERSION = 1
@@ -41,19 +40,6 @@ def run_json(result: RunResult) -> dict[str, Any]:
             for a in result.assets
         ],
     }
-
-
-def result_line(a: AssetResult) -> str:
-    """One line per asset as a run goes: ``materialized orders (200 rows, 0.03 s)``."""
-    if a.outcome == "materialized":
-        rows = f"{a.rows} rows, " if a.rows is not None else ""
-        why = f" [{a.causes[0].detail}]" if a.causes else ""
-        return f"materialized {a.name} ({rows}{a.duration_s:.2f} s){why}"
-    if a.outcome == "failed":
-        return f"FAILED {a.name}: {a.error}"
-    if a.outcome == "skipped":
-        return f"skipped {a.name} {(a.error or '').removeprefix('skipped ')}"
-    return f"{a.outcome} {a.name}"
 
 
 def run_text(result: RunResult) -> str:

@@ -290,19 +290,21 @@ def test_sigint_cancels_cleanly_and_the_next_run_finishes_the_rest(tmp_path):
     }
 
 
-def test_processes_executor_matches_threads(make_project):
+def test_processes_and_inline_executors_match_threads(make_project):
     import shutil
 
     first = make_project("pipeline")
     second = first.parent / "pipeline_processes"
     shutil.copytree(first, second)
     by_executor = {}
-    for executor, root in (("threads", first), ("processes", second)):
+    third = first.parent / "pipeline_inline"
+    shutil.copytree(first, third)
+    for executor, root in (("threads", first), ("processes", second), ("inline", third)):
         result = assetflow.materialize(project=root, executor=executor, workers=2)
         assert result.ok, [a.error for a in result.assets if a.error]
         current = StateStore(root / ".assetflow").snapshot().current
         by_executor[executor] = {n: (m.data_version, m.rows) for n, m in current.items()}
-    assert by_executor["threads"] == by_executor["processes"]
+    assert by_executor["threads"] == by_executor["processes"] == by_executor["inline"]
     assert len(by_executor["threads"]) == 7
 
 

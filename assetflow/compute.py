@@ -203,6 +203,11 @@ def _bind_sql(engine: Engine, asset: Asset, name: str, available: Available) -> 
 
 
 def _source_query(engine: Engine, source: Asset) -> str:
+    return source_query(engine.root, source)
+
+
+def source_query(root: Path, source: Asset) -> str:
+    """The DuckDB query that reads a file source, its path resolved against ``root``."""
     assert source.source is not None
     path = source.source.path
     if path is None:
@@ -216,7 +221,7 @@ def _source_query(engine: Engine, source: Asset) -> str:
             f"source {source.name!r}: cannot read {path} as a table (use .csv, .parquet or .json); "
             "take it as a pathlib.Path parameter in a Python asset instead."
         )
-    full = path if Path(path).is_absolute() else str(engine.root / path)
+    full = path if Path(path).is_absolute() else str(root / path)
     return f"SELECT * FROM {fn}({_sql_string(full)})"
 
 

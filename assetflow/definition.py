@@ -138,6 +138,11 @@ def build_options(raw: Mapping[str, object], where: str) -> AssetOptions:
         validate_group(values["group"], where)
     if "freshness" in values:
         validate_policy(values["freshness"], where)
+    if "checks" in values:
+        from assetflow.checks import parse_check
+
+        for text in values["checks"]:
+            parse_check(text, where)
     for key in ("retries", "timeout", "retry_delay"):
         if key in values and values[key] < 0:
             raise DefinitionError(f"{where}: option {key} must not be negative; fix the value.")

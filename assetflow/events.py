@@ -125,6 +125,20 @@ class AssetFailed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CheckEvaluated(Event):
+    """A data check ran on an asset's new data, before it was published."""
+
+    kind: ClassVar[str] = "check_evaluated"
+
+    asset: str
+    check: str
+    severity: str
+    passed: bool
+    violations: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssetCancelled(Event):
     """An asset was interrupted, or never started because the run was cancelled."""
 
@@ -156,6 +170,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AssetSkipped,
     AssetRetried,
     AssetFailed,
+    CheckEvaluated,
     AssetCancelled,
     RunFinished,
 )

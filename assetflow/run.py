@@ -15,8 +15,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from assetflow import events as ev
+from assetflow.checks import CheckResult
 from assetflow.definition import Asset
 from assetflow.executors import Executor, make_executor
 from assetflow.graph import AssetGraph
@@ -179,9 +181,25 @@ class _Recorder:
         self.keep_versions = keep_versions
         self.pending: list[Materialization] = []
         self.observations: list[Observation] = []
+        self.checks: list[tuple[Any, ...]] = []
         self.last_flush = time.monotonic()
 
-    def add(self, m: Materialization) -> None:
+    def add(self, m: Materialization, checks: Sequence[CheckResult] = ()) -> None:
+        """Queue an attempt, with the check results of its data (same transaction)."""
+        self.checks.extend(
+            (
+                m.id,
+                m.asset,
+                m.run_id,
+                c.check,
+                c.severity,
+                c.passed,
+                c.violations,
+                c.message,
+                c.sample,
+            )
+            for c in checks
+        )
         self.pending.append(m)
         if (
             len(self.pending) >= _FLUSH_EVERY_N
@@ -191,9 +209,13 @@ class _Recorder:
 
     def flush(self, finish_run: tuple[int, str, dict[str, int]] | None = None) -> None:
         collected = self.store.record(
-            self.pending, self.observations, finish_run=finish_run, keep_versions=self.keep_versions
+            self.pending,
+            self.observations,
+            finish_run=finish_run,
+            keep_versions=self.keep_versions,
+            checks=self.checks,
         )
-        self.pending, self.observations = [], []
+        self.pending, self.observations, self.checks = [], [], []
         self.last_flush = time.monotonic()
         # Old versions are deleted only once the state no longer points at them.
         for location in collected:

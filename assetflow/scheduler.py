@@ -352,9 +352,28 @@ class Scheduler:
             file=asset.file,
             inputs=inputs,
             previous=world.snapshot.current.get(asset.name),
+            check_refs=self._check_refs(asset),
             local=asset if self.in_process or asset.kind == "sql" else None,
             sleep=self.sleep,
         )
+
+    def _check_refs(self, asset: Asset) -> dict[str, str]:
+        """The query of each asset a ``relationships`` check of ``asset`` reads."""
+        from assetflow.checks import as_checks, referenced_assets
+        from assetflow.compute import source_query
+
+        world = self.world
+        refs: dict[str, str] = {}
+        for check in as_checks(asset.options.checks, asset.where):
+            for other in referenced_assets(check):
+                name = world.graph.lookup(other) or other
+                current = world.snapshot.current.get(name)
+                if name in world.graph and world.graph[name].kind == "source":
+                    refs[other] = source_query(world.config.root, world.graph[name])
+                elif current is not None and current.location is not None:
+                    path = str(world.storage.path(current.location)).replace("'", "''")
+                    refs[other] = f"SELECT * FROM read_parquet('{path}')"
+        return refs
 
     def _available(self, name: str, in_process: bool) -> Available:
         world = self.world
@@ -391,19 +410,25 @@ class Scheduler:
                 )
         if any(a.timed_out for a in result.attempts):
             self.abandoned = True  # a timed-out attempt may still write its file
-        for a in result.attempts if not result.ok else result.attempts[:-1]:
-            self.recorder.add(
-                self._row(
-                    job,
-                    "failed",
-                    a.number,
-                    a.started,
-                    a.finished,
-                    error=a.error,
-                    traceback=a.traceback,
+        last = result.attempts[-1]
+        for check in result.checks:
+            self.emit(
+                ev.CheckEvaluated(
+                    run_id=self.run_id,
+                    time=last.finished,
+                    asset=name,
+                    check=check.check,
+                    severity=check.severity,
+                    passed=check.passed,
+                    violations=check.violations,
+                    message=check.message,
                 )
             )
-        last = result.attempts[-1]
+        for a in result.attempts if not result.ok else result.attempts[:-1]:
+            row = self._row(
+                job, "failed", a.number, a.started, a.finished, error=a.error, traceback=a.traceback
+            )
+            self.recorder.add(row, result.checks if a is last else ())
         duration = last.finished - started
         if not result.ok:
             self.emit(
@@ -430,7 +455,7 @@ class Scheduler:
         assert stored is not None
         world = self.world
         m = self._row(job, "materialized", last.number, last.started, last.finished, stored=stored)
-        self.recorder.add(m)
+        self.recorder.add(m, result.checks)
         world.published(name, m)
         self.changed.add(name)
         if result.value is not None and world.graph.downstream(name):

@@ -79,6 +79,17 @@ CREATE TABLE IF NOT EXISTS materializations (
     attempt INTEGER,
     value BLOB
 );
+CREATE TABLE IF NOT EXISTS check_results (
+    materialization_id BIGINT NOT NULL,
+    asset VARCHAR NOT NULL,
+    run_id BIGINT NOT NULL,
+    check_name VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    passed BOOLEAN NOT NULL,
+    violations BIGINT,
+    message VARCHAR,
+    sample JSON
+);
 CREATE TABLE IF NOT EXISTS source_observations (
     source VARCHAR NOT NULL,
     run_id BIGINT,
@@ -108,6 +119,17 @@ _MAT_COLUMNS = (
     ("traceback", "VARCHAR"),
     ("attempt", "INTEGER"),
     ("value", "BLOB"),
+)
+_CHECK_COLUMNS = (
+    ("materialization_id", "BIGINT"),
+    ("asset", "VARCHAR"),
+    ("run_id", "BIGINT"),
+    ("check_name", "VARCHAR"),
+    ("severity", "VARCHAR"),
+    ("passed", "BOOLEAN"),
+    ("violations", "BIGINT"),
+    ("message", "VARCHAR"),
+    ("sample", "JSON"),
 )
 _OBS_COLUMNS = (
     ("source", "VARCHAR"),
@@ -387,6 +409,7 @@ class StateStore:
         *,
         finish_run: tuple[int, str, dict[str, int]] | None = None,
         keep_versions: int | None = None,
+        checks: Sequence[tuple[Any, ...]] = (),
     ) -> list[str]:
         """Write a batch in one transaction: attempts, observations, and the run's end.
 
@@ -399,7 +422,7 @@ class StateStore:
         if not (materializations or observations or finish_run):
             return []
         with self.connect() as con:
-            return _record(con, materializations, observations, finish_run, keep_versions)
+            return _record(con, materializations, observations, finish_run, keep_versions, checks)
 
     def runs(self, limit: int = 20, run_id: int | None = None) -> list[RunRecord]:
         """The latest runs, newest first (or just run ``run_id``)."""
@@ -473,8 +496,10 @@ def _record(
     observations: Sequence[Observation],
     finish_run: tuple[int, str, dict[str, int]] | None,
     keep_versions: int | None,
+    checks: Sequence[tuple[Any, ...]] = (),
 ) -> list[str]:
     con.execute("BEGIN")
+    _insert_columns(con, "check_results", _CHECK_COLUMNS, checks)
     _insert_columns(con, "materializations", _MAT_COLUMNS, [m.row() for m in materializations])
     _insert_columns(
         con,

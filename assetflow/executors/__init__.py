@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from assetflow.checks import CheckResult, as_checks, run_checks, verdict
 from assetflow.compute import (
     Available,
     Context,
@@ -34,7 +35,7 @@ from assetflow.compute import (
 )
 from assetflow.definition import Asset
 from assetflow.errors import DefinitionError, MaterializationError
-from assetflow.storage import Storage, Stored
+from assetflow.storage import TABLE, Storage, Stored
 
 if TYPE_CHECKING:
     from assetflow.state import Materialization
@@ -62,6 +63,7 @@ class JobResult:
     attempts: tuple[Attempt, ...]
     stored: Stored | None
     value: Any = None  # the value itself, for downstream assets in the same process
+    checks: tuple[CheckResult, ...] = ()  # of the last attempt's data
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,7 @@ class Job:
     file: str  # relative to root
     inputs: Mapping[str, Available]  # by parameter (python) or upstream name (sql)
     previous: Materialization | None = None
+    check_refs: Mapping[str, str] = field(default_factory=dict)  # asset → query of its data
     local: Asset | None = field(default=None, compare=False)  # the asset itself, in-process
     sleep: Callable[[float], None] = time.sleep
 
@@ -165,6 +168,7 @@ def run_job(
     engine = engine if engine is not None else _engine(job)
     options = asset.options
     attempts: list[Attempt] = []
+    checks: tuple[CheckResult, ...] = ()
     for number in range(1, options.retries + 2):
         started = time.time()
         mat_id = job.first_id + number - 1
@@ -172,6 +176,11 @@ def run_job(
             stored, value = _with_timeout(
                 functools.partial(_compute, engine, asset, job, mat_id), options.timeout
             )
+            checks = _audit(engine, asset, job, stored)
+        except CheckFailed as e:
+            # The same data would fail again: no retry.
+            attempts.append(Attempt(number, started, time.time(), str(e)))
+            return JobResult(asset.name, tuple(attempts), None, checks=e.results)
         except Exception as e:
             # The user's own exception, when the error wraps one: its frames are the story.
             cause = e.__cause__ if isinstance(e, MaterializationError) and e.__cause__ else e
@@ -187,7 +196,7 @@ def run_job(
                 continue
             return JobResult(asset.name, tuple(attempts), None)
         attempts.append(Attempt(number, started, time.time()))
-        return JobResult(asset.name, tuple(attempts), stored, value)
+        return JobResult(asset.name, tuple(attempts), stored, value, checks)
     raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
 
@@ -198,8 +207,52 @@ def _compute(engine: Engine, asset: Asset, job: Job, mat_id: int) -> tuple[Store
     return compute_python(engine, asset, mat_id, job.inputs, context)
 
 
+def _audit(engine: Engine, asset: Asset, job: Job, stored: Stored) -> tuple[CheckResult, ...]:
+    """Run the asset's checks on its new data; an error-severity failure unpublishes it."""
+    if not asset.options.checks:
+        return ()
+    checks = as_checks(asset.options.checks, asset.where)
+    if stored.format != TABLE or stored.location is None:
+        results = tuple(
+            CheckResult(
+                c.label,
+                c.severity,
+                False,
+                0,
+                f"check {c.label} needs a table, and {asset.name} is a {stored.format} value",
+            )
+            for c in checks
+        )
+    else:
+        path = str(engine.storage.path(stored.location)).replace("'", "''")
+        results = tuple(
+            run_checks(
+                engine.con,
+                checks,
+                f"SELECT * FROM read_parquet('{path}')",
+                job.check_refs,
+                asset.where,
+            )
+        )
+    message = verdict(results)
+    if message is not None:
+        # Write, audit, publish: failed data never becomes current, so it goes.
+        if stored.location is not None:
+            engine.storage.path(stored.location).unlink(missing_ok=True)
+        raise CheckFailed(message, results)
+    return results
+
+
 def _retryable(error: BaseException, retry_on: tuple[type[BaseException], ...]) -> bool:
     return not retry_on or isinstance(error, retry_on)
+
+
+class CheckFailed(MaterializationError):
+    """An error-severity check failed on an attempt's data; ``results`` says which."""
+
+    def __init__(self, message: str, results: tuple[CheckResult, ...]) -> None:
+        super().__init__(message)
+        self.results = results
 
 
 class _AttemptTimeout(MaterializationError):

@@ -1,0 +1,186 @@
+"""Data checks: the built-ins in DuckDB, and write-audit-publish in a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import stored_value
+
+import assetflow
+from assetflow.checks import parse_check, run_checks, verdict
+from assetflow.errors import DefinitionError
+from assetflow.state import StateStore
+
+NOW = dt.datetime(2026, 11, 1, 12, 0, 0)
+
+# id, status, amount, customer: row 3 repeats id 2, has a NULL and an unknown status,
+# row 4 references customer 99, which does not exist.
+TABLE = (
+    "SELECT * FROM (VALUES (1, 'paid', 10, 1), (2, 'paid', 20, 2), (2, NULL, -5, 2), "
+    "(4, 'lost', 7, 99)) AS t(id, status, amount, customer)"
+)
+CUSTOMERS = "SELECT * FROM (VALUES (1), (2), (3)) AS c(customer)"
+
+
+@pytest.mark.parametrize(
+    ("text", "passes", "violations"),
+    [
+        ("not_null(id)", True, 0),
+        ("not_null(status)", False, 1),
+        ("not_null(id, status)", False, 1),
+        ("unique(amount)", True, 0),
+        ("unique(id)", False, 2),
+        ("unique(id, status)", True, 0),
+        ("accepted_values(status, ['paid', 'lost'])", True, 0),
+        ("accepted_values(status, ['paid'])", False, 1),
+        ("row_count(> 0)", True, 0),
+        ("row_count(> 4)", False, 1),
+        ("row_count(between 1 and 4)", True, 0),
+        ("row_count(between 5 and 9)", False, 1),
+        ("relationships(customer, customers.customer)", False, 1),
+        ("relationships(id, customers.customer)", False, 1),
+        ("expression(amount > -10)", True, 0),
+        ("expression(amount >= 0)", False, 1),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_builtin_checks(text, passes, violations):
+    con = duckdb.connect()
+    [result] = run_checks(con, [parse_check(text, "x")], TABLE, {"customers": CUSTOMERS}, "x")
+    assert (result.passed, result.violations) == (passes, violations)
+    if not passes and violations and "row_count" not in text:
+        assert f"violate{'s' if violations == 1 else ''} {result.check}" in result.message
+        assert len(json.loads(result.sample)) == violations
+
+
+def test_checks_run_in_duckdb_on_a_million_rows():
+    con = duckdb.connect()
+    data = (
+        "SELECT range AS id, range % 7 AS bucket, NULLIF(range % 1000, 0) AS maybe "
+        "FROM range(1000000)"
+    )
+    checks = [
+        parse_check(t, "x")
+        for t in ("unique(id)", "not_null(maybe)", "accepted_values(bucket, [0, 1, 2, 3, 4, 5])")
+    ]
+    results = run_checks(con, checks, data, {}, "x")
+    assert [(r.passed, r.violations) for r in results] == [
+        (True, 0),
+        (False, 1000),
+        (False, 142857),
+    ]
+    assert len(json.loads(results[1].sample)) == 5  # a sample, not every row
+
+
+def test_warn_severity_does_not_stop_publication():
+    results = run_checks(
+        duckdb.connect(), [parse_check("warn: not_null(status)", "x")], TABLE, {}, "x"
+    )
+    assert results[0].severity == "warn" and not results[0].passed
+    assert verdict(results) is None
+    errors = run_checks(duckdb.connect(), [parse_check("not_null(status)", "x")], TABLE, {}, "x")
+    assert verdict(errors) == "check not_null(status): 1 row violates not_null(status)"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("nul(x)", "is not one of"),
+        ("not_null(a b)", "column names separated by commas"),
+        ("accepted_values(s)", "accepted_values(column, ['a', 'b'])"),
+        ("row_count(lots)", "row_count(> n)"),
+        ("relationships(a, b)", "other_asset.column"),
+        ("expression()", "needs a SQL predicate"),
+    ],
+    ids=["unknown", "columns", "values", "row-count", "relationships", "expression"],
+)
+def test_bad_check_is_a_definition_error(make_project, text, words):
+    root = make_project("pipeline")
+    core = root / "assets" / "core.py"
+    core.write_text(
+        core.read_text().replace(
+            "@asset\ndef independent", f"@asset(checks=[{text!r}])\ndef independent"
+        )
+    )
+    with pytest.raises(
+        DefinitionError, match=words.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+    ) as info:
+        assetflow.load(root)
+    assert str(info.value).startswith("assets/core.py:")
+
+
+def _with_checks(root: Path, checks: str) -> None:
+    """Give ``counts`` exactly these checks (replacing its decorator line)."""
+    import re
+
+    core = root / "assets" / "core.py"
+    text = re.sub(
+        r"@asset[^\n]*\ndef counts", f"@asset(checks={checks})\ndef counts", core.read_text()
+    )
+    core.write_text(text)
+
+
+def test_failing_error_check_keeps_previous_data_and_skips_downstream(make_project):
+    root = make_project("pipeline")
+    _with_checks(root, '["row_count(> 0)"]')
+    assert assetflow.materialize(project=root, now=NOW).ok
+    before = stored_value(root, "counts")
+    # Now demand more kinds than the data has: the new version must not publish.
+    _with_checks(root, '["row_count(> 0)", "row_count(> 10)"]')
+    with (root / "data" / "events.csv").open("a") as f:
+        f.write("5,share,1\n")
+    result = assetflow.materialize(project=root, now=NOW)
+    outcomes = {a.name: a.outcome for a in result.assets}
+    assert outcomes["counts"] == "failed" and outcomes["total"] == "skipped"
+    assert outcomes["report"] == "skipped" and outcomes["independent"] == "fresh"
+    counts = next(a for a in result.assets if a.name == "counts")
+    assert counts.error == "check row_count(> 10): row_count(> 10) failed"
+    assert counts.attempts == 1  # a check failure is not retried
+    after = stored_value(root, "counts")
+    assert after.equals(before)  # the previous version is still current and readable
+    [status] = assetflow.status("counts", project=root, now=NOW)
+    assert status.status == "failed"
+    assert "check row_count(> 10)" in next(
+        c.detail for c in status.causes if c.kind == "last_run_failed"
+    )
+    files = list((root / ".assetflow" / "data" / "counts").iterdir())
+    assert len(files) == 1  # the audited, failed file was removed
+    con = duckdb.connect(str(root / ".assetflow" / "state.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT check_name, passed FROM check_results WHERE asset = 'counts' "
+            "ORDER BY materialization_id, check_name"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [("row_count(> 0)", True), ("row_count(> 0)", True), ("row_count(> 10)", False)]
+
+
+def test_warn_check_failing_publishes(make_project):
+    root = make_project("pipeline")
+    _with_checks(root, '["warn: row_count(> 10)"]')
+    seen = []
+    result = assetflow.materialize(project=root, now=NOW, on_event=seen.append)
+    assert result.ok
+    assert {a.name: a.outcome for a in result.assets}["counts"] == "materialized"
+    [event] = [e for e in seen if e.kind == "check_evaluated"]
+    assert (event.asset, event.severity, event.passed) == ("counts", "warn", False)
+
+
+def test_check_on_a_value_that_is_not_a_table_fails_clearly(make_project):
+    root = make_project("pipeline")
+    core = root / "assets" / "core.py"
+    core.write_text(
+        core.read_text().replace(
+            "@asset\ndef independent", '@asset(checks=["not_null(x)"])\ndef independent'
+        )
+    )
+    result = assetflow.materialize("independent", project=root, now=NOW)
+    [ind] = result.assets
+    assert ind.outcome == "failed"
+    assert "check not_null(x) needs a table, and independent is a json value" in (ind.error or "")
+    assert StateStore(root / ".assetflow").snapshot().current == {}

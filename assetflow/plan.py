@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from assetflow.definition import Asset
-from assetflow.freshness import format_duration, max_age_of
+from assetflow.freshness import evaluate
 
 
 class Status(StrEnum):
@@ -45,6 +45,7 @@ class CauseKind(StrEnum):
     DEPS_CHANGED = "deps_changed"
     UPSTREAM_STALE = "upstream_stale"
     OVERDUE = "overdue"
+    FRESHNESS_WARNING = "freshness_warning"
     LAST_RUN_FAILED = "last_run_failed"
     SOURCE_MISSING = "source_missing"
 
@@ -60,6 +61,8 @@ _STATUS_OF: dict[CauseKind, Status] = {
     CauseKind.DEPS_CHANGED: Status.STALE,
     CauseKind.UPSTREAM_STALE: Status.STALE,
     CauseKind.OVERDUE: Status.OVERDUE,
+    # A warning is reported, but the asset stays fresh: nothing runs because of it.
+    CauseKind.FRESHNESS_WARNING: Status.FRESH,
 }
 _URGENCY = list(Status)
 
@@ -202,19 +205,15 @@ def _stale_upstreams(upstreams: Mapping[str, Upstream]) -> list[Cause]:
 
 
 def _overdue(asset: Asset, record: Record, now: dt.datetime | None) -> Cause | None:
+    """The freshness policy's verdict: ``overdue`` at error level, a warning at warn level."""
     if now is None or asset.options.freshness is None:
         return None
-    max_age = max_age_of(asset.options.freshness, asset.where)
-    if max_age is None:
+    verdict = evaluate(asset.options.freshness, record.finished_at, now, asset.where)
+    if verdict is None or verdict.level == "ok":
         return None
-    age = now - record.finished_at
-    if age <= max_age:
-        return None
-    return Cause(
-        CauseKind.OVERDUE,
-        f"overdue: last materialized {format_duration(age)} ago, "
-        f"freshness is {format_duration(max_age)}",
-    )
+    if verdict.level == "warn":
+        return Cause(CauseKind.FRESHNESS_WARNING, f"freshness warning: {verdict.detail}")
+    return Cause(CauseKind.OVERDUE, f"overdue: {verdict.detail}")
 
 
 class Action(StrEnum):

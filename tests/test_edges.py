@@ -220,3 +220,47 @@ def test_sql_header_prose_comment_is_not_an_option(make_project):
         "-- Note: counts per kind, again.\n-- tags: x\nSELECT * FROM counts\n",
     )
     assert assetflow.load(root).graph["noted"].tags == {"x"}
+
+
+def test_freshness_warn_level_reports_and_error_level_runs(make_project):
+    root = make_project("pipeline")
+    core = root / "assets" / "core.py"
+    core.write_text(
+        core.read_text().replace(
+            "@asset\ndef independent",
+            '@asset(freshness={"warn": "1h", "error": "6h"})\ndef independent',
+        )
+    )
+    assert assetflow.materialize("independent", project=root).ok  # at the real clock
+    built = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    [warned] = assetflow.status("independent", project=root, now=built + dt.timedelta(hours=2))
+    assert warned.status == "fresh"
+    assert [c.kind for c in warned.causes] == ["freshness_warning"]
+    quiet = assetflow.materialize("independent", project=root, now=built + dt.timedelta(hours=2))
+    assert [a.outcome for a in quiet.assets] == ["fresh"]
+    late = built + dt.timedelta(hours=7)
+    [overdue] = assetflow.status("independent", project=root, now=late)
+    assert overdue.status == "overdue" and overdue.causes[0].detail.startswith("overdue: ")
+    again = assetflow.materialize("independent", project=root, now=late)
+    assert [a.outcome for a in again.assets] == ["materialized"]
+
+
+def test_cron_deadline_makes_an_asset_overdue(make_project):
+    root = make_project("pipeline")
+    core = root / "assets" / "core.py"
+    policy = '{"cron": "0 6 * * *", "within": "1h", "timezone": "UTC"}'
+    core.write_text(
+        core.read_text().replace(
+            "@asset\ndef independent", f"@asset(freshness={policy})\ndef independent"
+        )
+    )
+    assert assetflow.materialize("independent", project=root).ok
+    built = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    next_six = (built + dt.timedelta(days=1)).replace(hour=6, minute=0, second=0, microsecond=0)
+    if built.hour < 6:
+        next_six -= dt.timedelta(days=1)
+    [grace] = assetflow.status("independent", project=root, now=next_six + dt.timedelta(minutes=30))
+    assert grace.status == "fresh"  # within the hour of grace
+    [missed] = assetflow.status("independent", project=root, now=next_six + dt.timedelta(hours=2))
+    assert missed.status == "overdue"
+    assert "missed the 06:00 UTC deadline" in missed.causes[0].detail

@@ -309,6 +309,7 @@ def materialize(
             address=address,
             on_event=reporter,
             on_notice=lambda message: click.echo(message, err=True),
+            now=_now(),
         )
     finally:
         reporter.close()
@@ -327,6 +328,101 @@ def materialize(
 def _interrupt(signum: int, frame: object) -> None:
     # SIGTERM cancels a run the way Ctrl-C does.
     raise KeyboardInterrupt
+
+
+def _now() -> Any:
+    """The time to judge freshness at: ASSETFLOW_NOW (ISO 8601, for tests and demos), else None."""
+    raw = os.environ.get("ASSETFLOW_NOW")
+    if not raw:
+        return None
+    import datetime as dt
+
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        from assetflow.errors import UsageError
+
+        raise UsageError(
+            f"ASSETFLOW_NOW={raw!r} is not an ISO 8601 time such as 2026-11-01T07:30:00+00:00."
+        ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+@main.command()
+@_selection_options
+@_project_options
+@click.option(
+    "--fail-on",
+    "fail_on",
+    multiple=True,
+    type=click.Choice(["missing", "stale", "failed", "overdue", "check"]),
+    help="Finding kinds that fail the check (repeatable; default: all).",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail the check too.")
+@click.option(
+    "--junit-xml",
+    "junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a JUnit XML report to FILE.",
+)
+@click.option(
+    "--definitions",
+    is_flag=True,
+    help="Only check that the project loads: everything parses, resolves, has no cycle.",
+)
+@_format_option("text", "json")
+def check(
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    project: Path | None,
+    state: Path | None,
+    fail_on: tuple[str, ...],
+    strict: bool,
+    junit: Path | None,
+    definitions: bool,
+    fmt: str,
+) -> None:
+    """For CI: report stale, missing, failed and overdue assets and failing checks; exit 1 on any.
+
+    Nothing is materialized, and the state is only read. Under GITHUB_ACTIONS=true,
+    findings are also written as annotations and a table in $GITHUB_STEP_SUMMARY.
+    """
+    from assetflow import findings as render
+
+    loaded = _load(project, state)
+    names = [n for n in _selected(loaded, select, exclude)]
+    if definitions:
+        doc = {"schema_version": 1, "ok": True, "assets": len(names)}
+        if fmt == "json":
+            _emit_json(doc)
+        else:
+            click.echo(f"The project's {len(names)} assets and sources load and resolve.")
+        return
+    import datetime as dt
+
+    from assetflow.audit import audit
+
+    now = _now() or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    found, evaluated = audit(loaded, names, now=now)
+    failed = render.failing(found, fail_on=fail_on or render.KINDS, strict=strict)
+    if junit is not None:
+        junit.write_text(render.to_junit(found, evaluated), encoding="utf-8")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        stream = sys.stderr if fmt == "json" else sys.stdout
+        for line in render.github_annotations(found):
+            print(line, file=stream)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(render.step_summary(found, evaluated, failed=failed))
+    if fmt == "json":
+        _emit_json(render.to_json(found, evaluated, failed=failed))
+    else:
+        click.echo(render.text_summary(found, evaluated, failed=failed))
+    if failed:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -349,7 +445,7 @@ def status(
     loaded = _load(project, state)
     if why is not None:
         select, exclude = (_asset_name(loaded, why),), ()
-    statuses = get_status(list(select), exclude=list(exclude), project=loaded)
+    statuses = get_status(list(select), exclude=list(exclude), project=loaded, now=_now())
     if fmt == "json":
         _emit_json(report.status_json(statuses))
     elif why is not None:

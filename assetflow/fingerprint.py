@@ -93,6 +93,8 @@ def cached_code_versions(
     except (OSError, ValueError, KeyError, TypeError):
         pass
     versions = code_versions(graph, package)
+    if not cache_dir.parent.is_dir():
+        return versions  # no state folder yet: reading a project must not create one
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -366,7 +366,8 @@ class _SqlCache:
         return definition
 
     def save(self) -> None:
-        if not self.changed:
+        # Only into a state folder that exists: checking a project must not create one.
+        if not self.changed or not self.path.parent.parent.is_dir():
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

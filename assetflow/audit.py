@@ -1,0 +1,109 @@
+"""What ``assetflow check`` finds: staleness, freshness and data checks, without materializing.
+
+Findings come from the same planner that ``status`` uses, judged at an
+injected ``now``, plus every asset's checks re-run against its current data
+(read-only, in an in-memory DuckDB). Rendering them for people and CI
+systems is :mod:`assetflow.findings`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from assetflow.checks import as_checks, referenced_assets, run_checks
+from assetflow.findings import Evaluated, Finding
+from assetflow.plan import AssetStatus, CauseKind, Status
+
+if TYPE_CHECKING:
+    from assetflow.api import LoadedProject
+
+_KIND_OF_STATUS = {
+    Status.MISSING: "missing",
+    Status.FAILED: "failed",
+    Status.STALE: "stale",
+    Status.OVERDUE: "overdue",
+}
+
+
+def audit(
+    loaded: LoadedProject, names: Sequence[str], *, now: dt.datetime
+) -> tuple[list[Finding], list[Evaluated]]:
+    """Every finding about ``names``, and what was evaluated (for JUnit)."""
+    from assetflow.run import statuses
+    from assetflow.state import StateStore
+
+    graph = loaded.graph
+    found = statuses(graph, loaded.config, loaded.project.package, now=now)
+    current = StateStore(loaded.config.state_dir).snapshot().current
+    findings: list[Finding] = []
+    evaluated: list[Evaluated] = []
+    for name in names:
+        asset = graph[name]
+        checks = tuple(c.label for c in as_checks(asset.options.checks, asset.where))
+        evaluated.append(Evaluated(name, asset.file, checks))
+        findings.extend(_status_findings(found[name], asset.file, asset.line))
+    findings.extend(_check_findings(loaded, [n for n in names if graph[n].options.checks], current))
+    return findings, evaluated
+
+
+def _status_findings(status: AssetStatus, file: str, line: int | None) -> list[Finding]:
+    result = []
+    kind = _KIND_OF_STATUS.get(status.status)
+    if kind is not None:
+        own = [c for c in status.causes if c.kind is not CauseKind.FRESHNESS_WARNING]
+        message = "; ".join(c.detail for c in own)
+        if not message.startswith(kind):  # "stale: code changed (...)"; overdue says it already
+            message = f"{kind}: {message}"
+        result.append(Finding(status.name, kind, "error", message, file, line))
+    for cause in status.causes:
+        if cause.kind is CauseKind.FRESHNESS_WARNING:
+            result.append(Finding(status.name, "overdue", "warn", cause.detail, file, line))
+    return result
+
+
+def _check_findings(loaded: LoadedProject, names: Sequence[str], current: dict) -> list[Finding]:  # type: ignore[type-arg]
+    import duckdb
+
+    from assetflow.compute import source_query
+    from assetflow.storage import TABLE, Storage
+
+    graph = loaded.graph
+    storage = Storage(loaded.config.state_dir)
+    findings: list[Finding] = []
+    con = duckdb.connect()
+    try:
+        for name in names:
+            asset = graph[name]
+            m = current.get(name)
+            checks = as_checks(asset.options.checks, asset.where)
+            if m is None or m.format != TABLE or m.location is None:
+                continue  # missing data is already a finding; checks need a table
+            refs = {}
+            for check in checks:
+                for other in referenced_assets(check):
+                    target = graph.lookup(other) or other
+                    if target in graph and graph[target].kind == "source":
+                        refs[other] = source_query(loaded.config.root, graph[target])
+                    elif target in current and current[target].location:
+                        path = str(storage.path(current[target].location)).replace("'", "''")
+                        refs[other] = f"SELECT * FROM read_parquet('{path}')"
+            path = str(storage.path(m.location)).replace("'", "''")
+            data = f"SELECT * FROM read_parquet('{path}')"
+            for result in run_checks(con, checks, data, refs, asset.where):
+                if not result.passed:
+                    findings.append(
+                        Finding(
+                            name,
+                            "check",
+                            result.severity,
+                            f"check {result.check}: {result.message}",
+                            asset.file,
+                            asset.line,
+                            result.check,
+                        )
+                    )
+    finally:
+        con.close()
+    return findings

@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assetflow.api import LoadedProject, load, materialize, status
-    from assetflow.definition import Asset, AssetFunction, AssetOptions, Source, asset, source
+    from assetflow.definition import (
+        Asset,
+        AssetFunction,
+        AssetOptions,
+        CheckFunction,
+        CheckOutcome,
+        Source,
+        asset,
+        check,
+        source,
+    )
     from assetflow.errors import (
         AssetflowError,
         CycleError,
@@ -38,6 +48,8 @@ __all__ = [
     "AssetGraph",
     "AssetOptions",
     "AssetflowError",
+    "CheckFunction",
+    "CheckOutcome",
     "CycleError",
     "DefinitionError",
     "DuplicateAssetError",
@@ -54,6 +66,7 @@ __all__ = [
     "UsageError",
     "asset",
     "build_graph",
+    "check",
     "load",
     "materialize",
     "source",
@@ -72,6 +85,9 @@ _MODULE_OF = {
     "AssetOptions": "definition",
     "Source": "definition",
     "asset": "definition",
+    "check": "definition",
+    "CheckFunction": "definition",
+    "CheckOutcome": "definition",
     "source": "definition",
     "AssetGraph": "graph",
     "build_graph": "graph",

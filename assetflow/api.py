@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assetflow.graph import AssetGraph, build_graph
+from assetflow.graph import AssetGraph, attach_checks, build_graph
 from assetflow.project import Config, Project, load_config, load_project
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ def load(
     """
     config = load_config(project, state=state, cwd=cwd)
     loaded = load_project(config)
-    return LoadedProject(config=config, project=loaded, graph=build_graph(loaded.assets))
+    assets = attach_checks(loaded.assets, loaded.checks)
+    return LoadedProject(config=config, project=loaded, graph=build_graph(assets))
 
 
 def _names(

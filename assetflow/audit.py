@@ -12,7 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from assetflow.checks import as_checks, referenced_assets, run_checks
+from assetflow.checks import CheckResult, as_checks, referenced_assets, run_checks
+from assetflow.definition import Asset
 from assetflow.findings import Evaluated, Finding
 from assetflow.plan import AssetStatus, CauseKind, Status
 
@@ -44,7 +45,8 @@ def audit(
         checks = tuple(c.label for c in as_checks(asset.options.checks, asset.where))
         evaluated.append(Evaluated(name, asset.file, checks))
         findings.extend(_status_findings(found[name], asset.file, asset.line))
-    findings.extend(_check_findings(loaded, [n for n in names if graph[n].options.checks], current))
+    checked = [n for n in names if graph[n].options.checks or graph[n].custom_checks]
+    findings.extend(_check_findings(loaded, checked, current))
     return findings, evaluated
 
 
@@ -66,11 +68,12 @@ def _status_findings(status: AssetStatus, file: str, line: int | None) -> list[F
 def _check_findings(loaded: LoadedProject, names: Sequence[str], current: dict) -> list[Finding]:  # type: ignore[type-arg]
     import duckdb
 
-    from assetflow.compute import source_query
+    from assetflow.compute import Engine, run_custom_checks, source_query
     from assetflow.storage import TABLE, Storage
 
     graph = loaded.graph
     storage = Storage(loaded.config.state_dir)
+    engine = Engine(storage, loaded.config.root)
     findings: list[Finding] = []
     con = duckdb.connect()
     try:
@@ -78,8 +81,15 @@ def _check_findings(loaded: LoadedProject, names: Sequence[str], current: dict) 
             asset = graph[name]
             m = current.get(name)
             checks = as_checks(asset.options.checks, asset.where)
-            if m is None or m.format != TABLE or m.location is None:
-                continue  # missing data is already a finding; checks need a table
+            if m is None:
+                continue  # missing data is already a finding
+            results = []
+            if asset.custom_checks:
+                value = storage.load(m.format or "", m.location, m.value)
+                results += run_custom_checks(engine, asset, value)
+            if m.format != TABLE or m.location is None:
+                findings += _failures(name, asset, results)
+                continue  # built-in checks need a table
             refs = {}
             for check in checks:
                 for other in referenced_assets(check):
@@ -91,19 +101,25 @@ def _check_findings(loaded: LoadedProject, names: Sequence[str], current: dict) 
                         refs[other] = f"SELECT * FROM read_parquet('{path}')"
             path = str(storage.path(m.location)).replace("'", "''")
             data = f"SELECT * FROM read_parquet('{path}')"
-            for result in run_checks(con, checks, data, refs, asset.where):
-                if not result.passed:
-                    findings.append(
-                        Finding(
-                            name,
-                            "check",
-                            result.severity,
-                            f"check {result.check}: {result.message}",
-                            asset.file,
-                            asset.line,
-                            result.check,
-                        )
-                    )
+            results += run_checks(con, checks, data, refs, asset.where)
+            findings += _failures(name, asset, results)
     finally:
         con.close()
+        engine.close()
     return findings
+
+
+def _failures(name: str, asset: Asset, results: Sequence[CheckResult]) -> list[Finding]:
+    return [
+        Finding(
+            name,
+            "check",
+            r.severity,
+            f"check {r.check}: {r.message}",
+            asset.file,
+            asset.line,
+            r.check,
+        )
+        for r in results
+        if not r.passed
+    ]

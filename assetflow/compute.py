@@ -28,6 +28,7 @@ from assetflow.storage import TABLE, Storage, Stored, as_arrow
 if TYPE_CHECKING:
     import duckdb
 
+    from assetflow.checks import CheckResult
     from assetflow.state import Materialization
 
 
@@ -322,6 +323,40 @@ def _convert(value: Any, form: str, engine: Engine, asset: Asset, param: str) ->
     if form == "duckdb":
         return engine.con.from_arrow(table)
     return table
+
+
+def run_custom_checks(engine: Engine, asset: Asset, value: Any) -> list[CheckResult]:
+    """Run the asset's ``@check`` functions on ``value``; a check that raises fails."""
+    from assetflow.checks import CheckResult
+    from assetflow.definition import CheckOutcome
+
+    found: list[CheckResult] = []
+    for c in asset.custom_checks:
+        label = f"{c.name}()"
+        try:
+            outcome = c.fn(check_argument(engine, asset, c.fn, value))
+        except Exception as e:
+            message = f"{label} raised {type(e).__name__}: {e}"
+            found.append(CheckResult(label, c.severity, False, 0, message))
+            continue
+        if isinstance(outcome, CheckOutcome):
+            passed, details, violations = outcome.passed, outcome.details, outcome.violations
+        else:
+            passed, details, violations = bool(outcome), "", 0
+        message = f"{label} {'passed' if passed else 'failed'}" + (
+            f": {details}" if details else ""
+        )
+        found.append(CheckResult(label, c.severity, passed, violations, message))
+    return found
+
+
+def check_argument(engine: Engine, asset: Asset, fn: Callable[..., Any], value: Any) -> Any:
+    """``value`` in the form the first parameter of check function ``fn`` asks for."""
+    params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
+    if not params:
+        raise DefinitionError(f"{asset.where}: a @check function takes the asset's value.")
+    annotation = _hints(fn).get(params[0], inspect.Parameter.empty)
+    return _convert(value, _form(annotation), engine, asset, params[0])
 
 
 def _require(library: str, asset: Asset, param: str) -> None:

@@ -373,6 +373,64 @@ def source(
 
 
 @dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """What a custom check may return instead of a bool: a verdict with details."""
+
+    passed: bool
+    details: str = ""
+    violations: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CheckFunction:
+    """A function decorated with ``@check("asset")``: it audits that asset's new data."""
+
+    fn: Callable[..., Any]
+    asset: str
+    severity: str
+    name: str
+    file: str
+    line: int
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def check(
+    asset: str, *, severity: str = "error", name: str | None = None
+) -> Callable[[Callable[..., Any]], CheckFunction]:
+    """Declare a custom check on ``asset``: a function of its new value.
+
+    The function takes one parameter, the value, in the form its annotation asks
+    for (``pa.Table`` by default for tables), and returns ``True`` when the data is
+    good, or a :class:`CheckOutcome` with details. It runs before the value is
+    published; an ``error`` failure keeps the previous version current.
+
+    Example:
+        >>> @check("orders", severity="warn")
+        ... def has_rows(orders):
+        ...     return orders.num_rows > 0
+        >>> has_rows.asset, has_rows.severity
+        ('orders', 'warn')
+    """
+
+    def decorate(fn: Callable[..., Any]) -> CheckFunction:
+        where = _where(fn)
+        if severity not in ("error", "warn"):
+            raise DefinitionError(
+                f"{where}: @check severity must be 'error' or 'warn', not {severity!r}."
+            )
+        if not isinstance(asset, str) or not asset:
+            raise DefinitionError(f"{where}: @check takes the name of the asset it checks.")
+        code = fn.__code__
+        return CheckFunction(
+            fn, asset, severity, name or fn.__name__, code.co_filename, code.co_firstlineno
+        )
+
+    return decorate
+
+
+@dataclass(frozen=True, slots=True)
 class Input:
     """One upstream a Python asset receives: its parameter, the asset, the annotation."""
 
@@ -401,6 +459,7 @@ class Asset:
     takes_context: bool = False
     sql: Any = None  # assetflow.sql.SqlDefinition, typed loosely to keep sqlglot out
     source: Source | None = None
+    custom_checks: tuple[CheckFunction, ...] = ()
 
     @property
     def tags(self) -> frozenset[str]:

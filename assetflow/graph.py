@@ -19,10 +19,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import graphlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 
-from assetflow.definition import Asset, Input
+from assetflow.definition import Asset, CheckFunction, Input
 from assetflow.errors import CycleError, DuplicateAssetError, UnknownAssetError
 
 
@@ -117,6 +117,30 @@ class AssetGraph:
 
 
 _Step = Callable[[str], Iterable[str]]
+
+
+def attach_checks(assets: Sequence[Asset], checks: Iterable[CheckFunction]) -> list[Asset]:
+    """Give each asset its ``@check`` functions.
+
+    Raises:
+        UnknownAssetError: a check names an asset that does not exist (with a did-you-mean).
+    """
+    by_lower = {a.name.lower(): a for a in assets}
+    attached: dict[str, list[CheckFunction]] = {}
+    for c in checks:
+        target = by_lower.get(c.asset.lower())
+        if target is None or target.kind == "source":
+            hint = _closest(c.asset, [a.name for a in assets if a.kind != "source"])
+            fix = f"did you mean {hint!r}?" if hint else "name an asset of this project."
+            raise UnknownAssetError(
+                f"{c.file}:{c.line}: @check {c.name!r} checks {c.asset!r}, "
+                f"which is not an asset; {fix}"
+            )
+        attached.setdefault(target.name, []).append(c)
+    return [
+        dataclasses.replace(a, custom_checks=tuple(attached[a.name])) if a.name in attached else a
+        for a in assets
+    ]
 
 
 def build_graph(assets: Iterable[Asset]) -> AssetGraph:

@@ -14,6 +14,7 @@ touched, and the same project loads twice in one process (``watch`` needs it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib.util
 import itertools
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from assetflow.definition import (
     Asset,
     AssetFunction,
+    CheckFunction,
     Source,
     build_options,
     python_asset,
@@ -200,6 +202,7 @@ class Project:
     config: Config
     assets: tuple[Asset, ...]
     package: str  # the module package this load imported Python files under
+    checks: tuple[CheckFunction, ...] = ()  # @check functions, not yet attached to assets
 
     @property
     def root(self) -> Path:
@@ -216,16 +219,17 @@ def load_project(config: Config) -> Project:
     new_package(package, config.assets_dir)
     sql_cache = _SqlCache(config.state_dir / "cache" / "sql.json")
     found: list[Asset] = []
+    checks: list[CheckFunction] = []
     for path in _asset_files(config.assets_dir):
         rel = config.relative(path)
         group = _group_of(path, config.assets_dir)
         if path.suffix == ".py":
             module = import_file(path, rel, package, config.assets_dir)
-            found.extend(_module_assets(module, rel, group, config))
+            found.extend(_module_assets(module, rel, group, checks))
         else:
             found.append(_sql_asset(path, rel, group, sql_cache))
     sql_cache.save()
-    return Project(config=config, assets=tuple(found), package=package)
+    return Project(config=config, assets=tuple(found), package=package, checks=tuple(checks))
 
 
 def _asset_files(assets_dir: Path) -> Iterator[Path]:
@@ -307,13 +311,17 @@ def _error_line(error: BaseException, path: Path) -> int | str:
     return line
 
 
-def _module_assets(module: types.ModuleType, rel: str, group: str, config: Config) -> list[Asset]:
+def _module_assets(
+    module: types.ModuleType, rel: str, group: str, checks: list[CheckFunction]
+) -> list[Asset]:
     found = []
     module_file = module.__file__
     for var, value in vars(module).items():
         # Only what this module defines: an imported asset belongs to its own file.
         if isinstance(value, AssetFunction) and value.fn.__module__ == module.__name__:
             found.append(python_asset(value, file=rel, group=group))
+        elif isinstance(value, CheckFunction) and value.file == module_file:
+            checks.append(dataclasses.replace(value, file=rel))
         elif isinstance(value, Source) and value.file == module_file:
             name = value.name or validate_name(var, f"{rel}:{value.line}")
             found.append(source_asset(value, name=name, file=rel, line=value.line, group=group))

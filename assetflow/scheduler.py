@@ -14,6 +14,7 @@ are cancelled, and nothing unrecorded becomes current.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import queue
@@ -396,6 +397,9 @@ class Scheduler:
     def _finished(self, name: str, future: Future[JobResult]) -> AssetResult:
         job, status, started = self.running.pop(name)
         result = future.result()  # a failure of the worker itself is assetflow's: it propagates
+        asset = self.world.graph[name]
+        if result.ok and asset.custom_checks:
+            result = self._custom_checks(asset, result)
         if not self.in_process and len(result.attempts) > 1:
             for a in result.attempts[:-1]:  # out-of-process retries are told afterwards
                 self.emit(
@@ -478,6 +482,33 @@ class Scheduler:
             duration,
             attempts=len(result.attempts),
         )
+
+    def _custom_checks(self, asset: Asset, result: JobResult) -> JobResult:
+        """Run the asset's ``@check`` functions on its stored value, before it is recorded.
+
+        They run here, in the coordinator, whatever the executor: a worker process
+        could not import check functions from any module of the project.
+        """
+        from assetflow.checks import verdict
+        from assetflow.compute import run_custom_checks
+        from assetflow.executors import Attempt
+
+        stored = result.stored
+        assert stored is not None
+        value = result.value
+        if value is None:
+            value = self.world.storage.load(stored.format, stored.location, stored.inline)
+        found = run_custom_checks(self.engine, asset, value)
+        checks = (*result.checks, *found)
+        error = verdict(found)
+        if error is None:
+            return dataclasses.replace(result, checks=checks)
+        # Write, audit, publish: the value failed its audit, so it never becomes current.
+        if stored.location is not None:
+            self.world.storage.path(stored.location).unlink(missing_ok=True)
+        last = result.attempts[-1]
+        failed = Attempt(last.number, last.started, last.finished, error)
+        return JobResult(result.asset, (*result.attempts[:-1], failed), None, checks=checks)
 
     def _row(
         self,

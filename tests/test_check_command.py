@@ -166,3 +166,18 @@ def test_check_on_the_template_with_a_freshness_violation(tmp_path):
     assert later.returncode == 1
     overdue = {f["asset"] for f in json.loads(later.stdout)["findings"] if f["kind"] == "overdue"}
     assert {"stg_orders", "daily_revenue", "kpis"} <= overdue
+
+
+def test_check_reruns_custom_checks_on_current_data(built):
+    (built / "assets" / "later_check.py").write_text(
+        "from assetflow import check\n\n\n@check('total')\ndef total_is_big(total):\n"
+        "    return total > 100\n"
+    )
+    result = run_assetflow("check", "--format", "json", cwd=built)
+    assert result.returncode == 1
+    [finding] = json.loads(result.stdout)["findings"]
+    assert (finding["asset"], finding["kind"], finding["check"]) == (
+        "total",
+        "check",
+        "total_is_big()",
+    )

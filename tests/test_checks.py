@@ -184,3 +184,83 @@ def test_check_on_a_value_that_is_not_a_table_fails_clearly(make_project):
     assert ind.outcome == "failed"
     assert "check not_null(x) needs a table, and independent is a json value" in (ind.error or "")
     assert StateStore(root / ".assetflow").snapshot().current == {}
+
+
+CUSTOM = """
+import pyarrow as pa
+import pandas as pd
+from assetflow import CheckOutcome, check
+
+
+@check("counts")
+def kinds_are_lowercase(counts: pa.Table) -> bool:
+    return all(k == k.lower() for k in counts.column("kind").to_pylist())
+
+
+@check("counts", severity="warn")
+def few_kinds(counts: pd.DataFrame) -> CheckOutcome:
+    return CheckOutcome(len(counts) < 3, details=f"{len(counts)} kinds", violations=len(counts))
+
+
+@check("total")
+def total_positive(total) -> bool:
+    return total > 0
+"""
+
+
+def test_custom_python_checks(make_project):
+    root = make_project("pipeline")
+    (root / "assets" / "custom_checks.py").write_text(CUSTOM)
+    seen = []
+    result = assetflow.materialize(project=root, now=NOW, on_event=seen.append)
+    assert result.ok
+    checks = {
+        (e.asset, e.check): (e.severity, e.passed) for e in seen if e.kind == "check_evaluated"
+    }
+    assert checks == {
+        ("counts", "kinds_are_lowercase()"): ("error", True),
+        ("counts", "few_kinds()"): ("warn", False),  # 3 kinds: warned, published
+        ("total", "total_positive()"): ("error", True),
+    }
+    # Upper-case kinds now: the error check fails, so counts keeps its old data.
+    before = stored_value(root, "counts")
+    csv = root / "data" / "events.csv"
+    csv.write_text(csv.read_text().replace("click", "CLICK"))
+    again = assetflow.materialize(project=root, now=NOW)
+    outcomes = {a.name: a.outcome for a in again.assets}
+    assert outcomes["counts"] == "failed" and outcomes["total"] == "skipped"
+    counts = next(a for a in again.assets if a.name == "counts")
+    assert counts.error == "check kinds_are_lowercase(): kinds_are_lowercase() failed"
+    assert stored_value(root, "counts").equals(before)
+
+
+def test_custom_check_that_raises_fails_the_asset(make_project):
+    root = make_project("pipeline")
+    (root / "assets" / "custom_checks.py").write_text(
+        "from assetflow import check\n\n\n@check('total')\ndef broken(total):\n"
+        "    raise RuntimeError('oops')\n"
+    )
+    result = assetflow.materialize("+total", project=root, now=NOW)
+    total = next(a for a in result.assets if a.name == "total")
+    assert total.outcome == "failed"
+    assert "broken() raised RuntimeError: oops" in (total.error or "")
+
+
+def test_custom_check_on_an_unknown_asset_is_a_definition_error(make_project):
+    root = make_project("pipeline")
+    (root / "assets" / "custom_checks.py").write_text(
+        "from assetflow import check\n\n\n@check('totl')\ndef positive(total):\n    return True\n"
+    )
+    with pytest.raises(
+        DefinitionError, match="checks 'totl', which is not an asset; did you mean 'total'"
+    ):
+        assetflow.load(root)
+
+
+def test_custom_checks_run_with_the_processes_executor(make_project):
+    root = make_project("pipeline")
+    (root / "assets" / "custom_checks.py").write_text(CUSTOM)
+    result = assetflow.materialize(project=root, now=NOW, executor="processes", workers=2)
+    assert result.ok, [a.error for a in result.assets if a.error]
+    rows = StateStore(root / ".assetflow").snapshot().current
+    assert "counts" in rows and "total" in rows

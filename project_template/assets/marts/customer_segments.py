@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assetflow import asset
+from assetflow import CheckOutcome, asset, check
 
 # Changing a threshold changes the asset's code version, so it is recomputed.
 VIP_LIFETIME_VALUE = 800.0
@@ -30,3 +30,10 @@ def customer_segments(customer_orders: pa.Table) -> pa.Table:
     return customer_orders.select(
         ["customer_id", "name", "email", "country", "number_of_orders", "lifetime_value"]
     ).append_column("segment", segment)
+
+
+@check("customer_segments", severity="warn")
+def has_vips(customer_segments: pa.Table) -> CheckOutcome:
+    """A custom check: a warning, not an error, when no customer is a VIP."""
+    vips = pc.sum(pc.equal(customer_segments["segment"], "vip")).as_py() or 0
+    return CheckOutcome(vips > 0, details=f"{vips} VIP customers")

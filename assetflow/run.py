@@ -21,6 +21,7 @@ from assetflow import events as ev
 from assetflow.checks import CheckResult
 from assetflow.definition import Asset
 from assetflow.executors import Executor, make_executor
+from assetflow.freshness import evaluate
 from assetflow.graph import AssetGraph
 from assetflow.observation import SourceState, observe_all
 from assetflow.plan import Action, AssetStatus, Cause, CauseKind, Status, Upstream, assess, decide
@@ -99,7 +100,7 @@ class _World:
         if a.kind == "source":
             state = self.sources[name]
             if state.present:
-                result = AssetStatus(name, Status.FRESH, (), None)
+                result = self._source_freshness(a, state)
             else:
                 detail = f"source {name} is missing{state.detail}"
                 result = AssetStatus(
@@ -121,6 +122,26 @@ class _World:
         self.statuses[name] = result
         self.views.pop(name, None)
         return result
+
+    def _source_freshness(self, source: Asset, state: SourceState) -> AssetStatus:
+        """A present source's status: judged by its policy against its last change."""
+        policy = source.options.freshness
+        seen = self.snapshot.observations.get(source.name)
+        # A version not seen before changed just now.
+        changed = (
+            seen.changed_at if seen is not None and seen.version == state.version else self.now
+        )
+        if policy is None or self.now is None or changed is None:
+            return AssetStatus(source.name, Status.FRESH, (), changed)
+        verdict = evaluate(policy, changed, self.now, source.where)
+        if verdict is None or verdict.level == "ok":
+            return AssetStatus(source.name, Status.FRESH, (), changed)
+        detail = verdict.detail.replace("materialized", "changed")
+        if verdict.level == "warn":
+            cause = Cause(CauseKind.FRESHNESS_WARNING, f"freshness warning: {detail}")
+            return AssetStatus(source.name, Status.FRESH, (cause,), changed)
+        cause = Cause(CauseKind.OVERDUE, f"overdue: {detail}")
+        return AssetStatus(source.name, Status.OVERDUE, (cause,), changed)
 
     def published(self, name: str, m: Materialization) -> None:
         """Take a new materialization as current: fresh by construction."""

@@ -272,6 +272,7 @@ class Observation:
     stat_key: str | None
     observed_at: dt.datetime
     run_id: int | None = None
+    changed_at: dt.datetime | None = None  # when this version was first observed
 
 
 @dataclass(slots=True)
@@ -569,11 +570,18 @@ def _read_snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
         good = snap.current.get(name)
         if good is not None and good.id > failed.id:
             del snap.failures[name]
-    for source, run_id, observed_at, version, stat_key in con.execute(
-        "SELECT source, run_id, observed_at, version, stat_key FROM source_observations "
-        "QUALIFY row_number() OVER (PARTITION BY source ORDER BY observed_at DESC) = 1"
+    # The latest observation of each source, and when its version was first seen: a
+    # touched file is observed again, but its content (and freshness) did not change.
+    for source, run_id, observed_at, version, stat_key, changed_at in con.execute(
+        "WITH latest AS (SELECT * FROM source_observations QUALIFY row_number() OVER "
+        "(PARTITION BY source ORDER BY observed_at DESC) = 1) "
+        "SELECT l.source, l.run_id, l.observed_at, l.version, l.stat_key, "
+        "(SELECT min(o.observed_at) FROM source_observations o WHERE o.source = l.source "
+        "AND o.version = l.version) FROM latest l"
     ).fetchall():
-        snap.observations[source] = Observation(source, version, stat_key, observed_at, run_id)
+        snap.observations[source] = Observation(
+            source, version, stat_key, observed_at, run_id, changed_at
+        )
     (snap.last_run_id,) = con.execute("SELECT coalesce(max(run_id), 0) FROM runs").fetchall()[0]
     (snap.last_materialization_id,) = con.execute(
         "SELECT coalesce(max(id), 0) FROM materializations"

@@ -264,3 +264,31 @@ def test_cron_deadline_makes_an_asset_overdue(make_project):
     [missed] = assetflow.status("independent", project=root, now=next_six + dt.timedelta(hours=2))
     assert missed.status == "overdue"
     assert "missed the 06:00 UTC deadline" in missed.causes[0].detail
+
+
+def test_source_freshness_follows_its_last_change(make_project):
+    import os
+
+    root = make_project("pipeline")
+    sources = root / "assets" / "sources.py"
+    sources.write_text(
+        sources.read_text().replace(
+            'description="Raw events.")', 'description="Raw events.", freshness="1d")'
+        )
+    )
+    assert assetflow.materialize(project=root).ok  # observes the file now
+    built = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    [fresh] = assetflow.status("events", project=root, now=built + dt.timedelta(hours=12))
+    assert fresh.status == "fresh"
+    # A touch is observed again, but the content (and its age) did not change.
+    csv = root / "data" / "events.csv"
+    stat = csv.stat()
+    os.utime(csv, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000_000))
+    assert assetflow.materialize(project=root).ok
+    [late] = assetflow.status("events", project=root, now=built + dt.timedelta(days=2))
+    assert late.status == "overdue"
+    assert late.causes[0].detail.startswith("overdue: last changed 2d")
+    # New content is a change: fresh again.
+    csv.write_text(csv.read_text() + "5,view,3\n")
+    [changed] = assetflow.status("events", project=root, now=built + dt.timedelta(days=2))
+    assert changed.status == "fresh"

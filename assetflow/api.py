@@ -41,7 +41,7 @@ def load(
     """
     config = load_config(project, state=state, cwd=cwd)
     loaded = load_project(config)
-    assets = attach_checks(loaded.assets, loaded.checks)
+    assets = attach_checks(loaded.assets, loaded.checks, loaded.sql_checks)
     return LoadedProject(config=config, project=loaded, graph=build_graph(assets))
 
 

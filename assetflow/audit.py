@@ -9,16 +9,23 @@ systems is :mod:`assetflow.findings`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from assetflow.checks import CheckResult, as_checks, referenced_assets, run_checks
+from assetflow.checks import (
+    CheckResult,
+    as_checks,
+    referenced_assets,
+    run_checks,
+    run_sql_checks,
+)
 from assetflow.definition import Asset
 from assetflow.findings import Evaluated, Finding
 from assetflow.plan import AssetStatus, CauseKind, Status
 
 if TYPE_CHECKING:
     from assetflow.api import LoadedProject
+    from assetflow.state import Materialization
 
 _KIND_OF_STATUS = {
     Status.MISSING: "missing",
@@ -45,7 +52,9 @@ def audit(
         checks = tuple(c.label for c in as_checks(asset.options.checks, asset.where))
         evaluated.append(Evaluated(name, asset.file, checks))
         findings.extend(_status_findings(found[name], asset.file, asset.line))
-    checked = [n for n in names if graph[n].options.checks or graph[n].custom_checks]
+    checked = [
+        n for n in names if graph[n].options.checks or graph[n].custom_checks or graph[n].sql_checks
+    ]
     findings.extend(_check_findings(loaded, checked, current))
     return findings, evaluated
 
@@ -65,43 +74,51 @@ def _status_findings(status: AssetStatus, file: str, line: int | None) -> list[F
     return result
 
 
-def _check_findings(loaded: LoadedProject, names: Sequence[str], current: dict) -> list[Finding]:  # type: ignore[type-arg]
+def _check_findings(
+    loaded: LoadedProject, names: Sequence[str], current: Mapping[str, Materialization]
+) -> list[Finding]:
+    """Every check of ``names`` re-run against its current data."""
     import duckdb
 
-    from assetflow.compute import Engine, run_custom_checks, source_query
+    from assetflow.compute import Engine, data_query, run_custom_checks
     from assetflow.storage import TABLE, Storage
 
     graph = loaded.graph
     storage = Storage(loaded.config.state_dir)
     engine = Engine(storage, loaded.config.root)
+
+    def queries(written: Iterable[str]) -> dict[str, str]:
+        found = {}
+        for w in written:
+            target = graph.lookup(w)
+            if target is not None:
+                q = data_query(loaded.config.root, storage, graph[target], current.get(target))
+                if q is not None:
+                    found[w] = q
+        return found
+
     findings: list[Finding] = []
     con = duckdb.connect()
     try:
         for name in names:
             asset = graph[name]
             m = current.get(name)
-            checks = as_checks(asset.options.checks, asset.where)
             if m is None:
                 continue  # missing data is already a finding
             results = []
             if asset.custom_checks:
                 value = storage.load(m.format or "", m.location, m.value)
                 results += run_custom_checks(engine, asset, value)
-            if m.format != TABLE or m.location is None:
+            data = data_query(loaded.config.root, storage, asset, m)
+            if m.format != TABLE or data is None:
                 findings += _failures(name, asset, results)
-                continue  # built-in checks need a table
-            refs = {}
-            for check in checks:
-                for other in referenced_assets(check):
-                    target = graph.lookup(other) or other
-                    if target in graph and graph[target].kind == "source":
-                        refs[other] = source_query(loaded.config.root, graph[target])
-                    elif target in current and current[target].location:
-                        path = str(storage.path(current[target].location)).replace("'", "''")
-                        refs[other] = f"SELECT * FROM read_parquet('{path}')"
-            path = str(storage.path(m.location)).replace("'", "''")
-            data = f"SELECT * FROM read_parquet('{path}')"
+                continue  # built-in and SQL checks need a table
+            checks = as_checks(asset.options.checks, asset.where)
+            refs = queries(o for c in checks for o in referenced_assets(c))
             results += run_checks(con, checks, data, refs, asset.where)
+            if asset.sql_checks:
+                reads = {t for c in asset.sql_checks for t in c.reads if t != name.lower()}
+                results += run_sql_checks(con, asset.sql_checks, name, data, queries(reads))
             findings += _failures(name, asset, results)
     finally:
         con.close()

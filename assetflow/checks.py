@@ -188,6 +188,58 @@ def run_checks(
     return results
 
 
+@dataclass(frozen=True, slots=True)
+class SqlCheck:
+    """A ``.sql`` file in the checks folder: a query returning an asset's violating rows."""
+
+    name: str  # the file stem
+    asset: str
+    severity: str
+    query: str
+    file: str
+    line: int
+    reads: frozenset[str]  # the tables the query reads (lowercased)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}.sql"
+
+
+def run_sql_checks(
+    con: duckdb.DuckDBPyConnection,
+    checks: Sequence[SqlCheck],
+    asset: str,
+    data_sql: str,
+    others: Mapping[str, str],
+) -> list[CheckResult]:
+    """Run SQL checks, with ``asset`` bound to its new data and ``others`` to theirs."""
+    import duckdb
+
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {_quote(asset)} AS {data_sql}").fetchall()
+    for name, query in others.items():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {_quote(name)} AS {query}").fetchall()
+    results = []
+    for check in checks:
+        query = check.query.strip().rstrip(";") + "\n"
+        try:
+            (count,) = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0]
+            sample = None
+            if count:
+                rel = con.sql(f"SELECT * FROM ({query}) LIMIT {SAMPLE_ROWS}")
+                rows = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+                sample = json.dumps(rows, default=str)
+        except duckdb.Error as e:
+            message = f"{check.file}: could not run: {str(e).strip().splitlines()[0]}"
+            results.append(CheckResult(check.label, check.severity, False, 0, message))
+            continue
+        verb = "row violates" if count == 1 else "rows violate"
+        message = f"{count} {verb} {check.label}" if count else f"{check.label} passed"
+        results.append(
+            CheckResult(check.label, check.severity, count == 0, int(count), message, sample)
+        )
+    return results
+
+
 def verdict(results: Sequence[CheckResult]) -> str | None:
     """The error message that stops publication, or ``None`` when no error check failed."""
     failed = [r for r in results if not r.passed and r.severity == "error"]

@@ -207,6 +207,17 @@ def _source_query(engine: Engine, source: Asset) -> str:
     return source_query(engine.root, source)
 
 
+def data_query(
+    root: Path, storage: Storage, asset: Asset, current: Materialization | None
+) -> str | None:
+    """The DuckDB query of an asset's current table data, or a source's file (else None)."""
+    if asset.kind == "source":
+        return source_query(root, asset) if asset.source and asset.source.path else None
+    if current is None or current.format != TABLE or current.location is None:
+        return None
+    return f"SELECT * FROM read_parquet({_sql_string(storage.path(current.location))})"
+
+
 def source_query(root: Path, source: Asset) -> str:
     """The DuckDB query that reads a file source, its path resolved against ``root``."""
     assert source.source is not None

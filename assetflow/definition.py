@@ -460,6 +460,7 @@ class Asset:
     sql: Any = None  # assetflow.sql.SqlDefinition, typed loosely to keep sqlglot out
     source: Source | None = None
     custom_checks: tuple[CheckFunction, ...] = ()
+    sql_checks: tuple[Any, ...] = ()  # assetflow.checks.SqlCheck
 
     @property
     def tags(self) -> frozenset[str]:

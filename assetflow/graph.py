@@ -21,6 +21,7 @@ import difflib
 import graphlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
+from typing import Any
 
 from assetflow.definition import Asset, CheckFunction, Input
 from assetflow.errors import CycleError, DuplicateAssetError, UnknownAssetError
@@ -119,8 +120,10 @@ class AssetGraph:
 _Step = Callable[[str], Iterable[str]]
 
 
-def attach_checks(assets: Sequence[Asset], checks: Iterable[CheckFunction]) -> list[Asset]:
-    """Give each asset its ``@check`` functions.
+def attach_checks(
+    assets: Sequence[Asset], checks: Iterable[CheckFunction], sql_checks: Iterable[Any] = ()
+) -> list[Asset]:
+    """Give each asset its ``@check`` functions and SQL check files.
 
     Raises:
         UnknownAssetError: a check names an asset that does not exist (with a did-you-mean).
@@ -137,8 +140,32 @@ def attach_checks(assets: Sequence[Asset], checks: Iterable[CheckFunction]) -> l
                 f"which is not an asset; {fix}"
             )
         attached.setdefault(target.name, []).append(c)
+    sql_attached: dict[str, list[Any]] = {}
+    names = [a.name for a in assets]
+    for sc in sql_checks:
+        target = by_lower.get(sc.asset.lower())
+        if target is None or target.kind == "source":
+            hint = _closest(sc.asset, [a.name for a in assets if a.kind != "source"])
+            fix = f"did you mean {hint!r}?" if hint else "name an asset of this project."
+            raise UnknownAssetError(
+                f"{sc.file}:1: the check's asset {sc.asset!r} is not an asset; {fix}"
+            )
+        for table in sc.reads:
+            if table not in by_lower:
+                hint = _closest(table, names)
+                fix = f"did you mean {hint!r}?" if hint else "read assets and sources only."
+                raise UnknownAssetError(
+                    f"{sc.file}:{sc.line}: table {table!r} is not an asset or source; {fix}"
+                )
+        sql_attached.setdefault(target.name, []).append(sc)
     return [
-        dataclasses.replace(a, custom_checks=tuple(attached[a.name])) if a.name in attached else a
+        dataclasses.replace(
+            a,
+            custom_checks=tuple(attached.get(a.name, ())),
+            sql_checks=tuple(sql_attached.get(a.name, ())),
+        )
+        if a.name in attached or a.name in sql_attached
+        else a
         for a in assets
     ]
 

@@ -20,6 +20,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import sys
 import traceback
 import types
@@ -41,6 +42,7 @@ from assetflow.definition import (
 from assetflow.errors import DefinitionError, ProjectNotFoundError
 
 if TYPE_CHECKING:
+    from assetflow.checks import SqlCheck
     from assetflow.sql import SqlDefinition
 
 DEFAULT_GROUP = "default"
@@ -51,11 +53,13 @@ _CONFIG_KEYS: dict[str, type] = {
     "state": str,
     "keep_versions": int,
     "shared_storage": bool,
+    "checks": str,
 }
 _DEFAULTS: dict[str, Any] = {
     "assets": "assets",
     "state": ".assetflow",
     "keep_versions": 3,
+    "checks": "checks",  # a folder of .sql check files; need not exist
     # The project and state folder are at the same path on every Dask worker's machine.
     "shared_storage": False,
 }
@@ -71,6 +75,7 @@ class Config:
     state_dir: Path
     keep_versions: int
     shared_storage: bool
+    checks_dir: Path
     config_file: Path | None
 
     def relative(self, path: str | os.PathLike[str]) -> str:
@@ -151,6 +156,7 @@ def load_config(
         state_dir=(root / settings["state"]).resolve(),
         keep_versions=settings["keep_versions"],
         shared_storage=settings["shared_storage"],
+        checks_dir=(root / settings["checks"]).resolve(),
         config_file=config_file,
     )
 
@@ -203,6 +209,7 @@ class Project:
     assets: tuple[Asset, ...]
     package: str  # the module package this load imported Python files under
     checks: tuple[CheckFunction, ...] = ()  # @check functions, not yet attached to assets
+    sql_checks: tuple[SqlCheck, ...] = ()  # .sql files of the checks folder, not yet attached
 
     @property
     def root(self) -> Path:
@@ -228,8 +235,54 @@ def load_project(config: Config) -> Project:
             found.extend(_module_assets(module, rel, group, checks))
         else:
             found.append(_sql_asset(path, rel, group, sql_cache))
+    sql_checks = tuple(_sql_checks(config, sql_cache))
     sql_cache.save()
-    return Project(config=config, assets=tuple(found), package=package, checks=tuple(checks))
+    return Project(
+        config=config,
+        assets=tuple(found),
+        package=package,
+        checks=tuple(checks),
+        sql_checks=sql_checks,
+    )
+
+
+_CHECK_HEADER = re.compile(r"\s*--\s*(asset|severity)\s*:\s*(\S.*?)\s*")
+
+
+def _sql_checks(config: Config, cache: _SqlCache) -> Iterator[SqlCheck]:
+    """The ``.sql`` files of the checks folder, each naming its asset in a header."""
+    from assetflow.checks import SqlCheck
+
+    if not config.checks_dir.is_dir():
+        return
+    for path in sorted(config.checks_dir.rglob("*.sql")):
+        rel = config.relative(path)
+        text = path.read_text(encoding="utf-8")
+        header: dict[str, str] = {}
+        for line in text.splitlines():
+            if not line.strip().startswith("--") and line.strip():
+                break
+            m = _CHECK_HEADER.fullmatch(line)
+            if m:
+                header[m.group(1)] = m.group(2)
+        if "asset" not in header:
+            raise DefinitionError(
+                f"{rel}:1: a SQL check names the asset it checks in its header; "
+                "add a line such as '-- asset: orders'."
+            )
+        severity = header.get("severity", "error")
+        if severity not in ("error", "warn"):
+            raise DefinitionError(f"{rel}: severity must be 'error' or 'warn', not {severity!r}.")
+        definition = cache.parse(text, rel)
+        yield SqlCheck(
+            name=path.stem,
+            asset=header["asset"],
+            severity=severity,
+            query=definition.query,
+            file=rel,
+            line=definition.body_line,
+            reads=definition.deps,
+        )
 
 
 def _asset_files(assets_dir: Path) -> Iterator[Path]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assetflow import events as ev
+from assetflow.checks import CheckResult
 from assetflow.compute import Available, Engine
 from assetflow.definition import Asset
 from assetflow.executors import Executor, Job, JobResult, run_job
@@ -361,19 +362,25 @@ class Scheduler:
     def _check_refs(self, asset: Asset) -> dict[str, str]:
         """The query of each asset a ``relationships`` check of ``asset`` reads."""
         from assetflow.checks import as_checks, referenced_assets
-        from assetflow.compute import source_query
+
+        names = [
+            o for c in as_checks(asset.options.checks, asset.where) for o in referenced_assets(c)
+        ]
+        return self._queries(names)
+
+    def _queries(self, names: Sequence[str]) -> dict[str, str]:
+        """Name (as written) → the query of that asset's or source's current data."""
+        from assetflow.compute import data_query
 
         world = self.world
         refs: dict[str, str] = {}
-        for check in as_checks(asset.options.checks, asset.where):
-            for other in referenced_assets(check):
-                name = world.graph.lookup(other) or other
+        for written in names:
+            name = world.graph.lookup(written)
+            if name is not None:
                 current = world.snapshot.current.get(name)
-                if name in world.graph and world.graph[name].kind == "source":
-                    refs[other] = source_query(world.config.root, world.graph[name])
-                elif current is not None and current.location is not None:
-                    path = str(world.storage.path(current.location)).replace("'", "''")
-                    refs[other] = f"SELECT * FROM read_parquet('{path}')"
+                query = data_query(world.config.root, world.storage, world.graph[name], current)
+                if query is not None:
+                    refs[written] = query
         return refs
 
     def _available(self, name: str, in_process: bool) -> Available:
@@ -398,7 +405,7 @@ class Scheduler:
         job, status, started = self.running.pop(name)
         result = future.result()  # a failure of the worker itself is assetflow's: it propagates
         asset = self.world.graph[name]
-        if result.ok and asset.custom_checks:
+        if result.ok and (asset.custom_checks or asset.sql_checks):
             result = self._custom_checks(asset, result)
         if not self.in_process and len(result.attempts) > 1:
             for a in result.attempts[:-1]:  # out-of-process retries are told afterwards
@@ -499,6 +506,7 @@ class Scheduler:
         if value is None:
             value = self.world.storage.load(stored.format, stored.location, stored.inline)
         found = run_custom_checks(self.engine, asset, value)
+        found += self._sql_checks(asset, stored)
         checks = (*result.checks, *found)
         error = verdict(found)
         if error is None:
@@ -509,6 +517,27 @@ class Scheduler:
         last = result.attempts[-1]
         failed = Attempt(last.number, last.started, last.finished, error)
         return JobResult(result.asset, (*result.attempts[:-1], failed), None, checks=checks)
+
+    def _sql_checks(self, asset: Asset, stored: Stored) -> list[CheckResult]:
+        """Run the asset's SQL check files, with its name bound to the new data."""
+        from assetflow.checks import CheckResult, run_sql_checks
+
+        if not asset.sql_checks:
+            return []
+        if stored.format != "parquet" or stored.location is None:
+            return [
+                CheckResult(c.label, c.severity, False, 0, f"{c.label} needs a table")
+                for c in asset.sql_checks
+            ]
+        path = str(self.world.storage.path(stored.location)).replace("'", "''")
+        reads = {t for c in asset.sql_checks for t in c.reads if t != asset.name.lower()}
+        return run_sql_checks(
+            self.engine.con,
+            asset.sql_checks,
+            asset.name,
+            f"SELECT * FROM read_parquet('{path}')",
+            self._queries(sorted(reads)),
+        )
 
     def _row(
         self,

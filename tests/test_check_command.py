@@ -181,3 +181,14 @@ def test_check_reruns_custom_checks_on_current_data(built):
         "check",
         "total_is_big()",
     )
+
+
+def test_check_reruns_sql_check_files(built):
+    (built / "checks").mkdir()
+    (built / "checks" / "no_clicks.sql").write_text(
+        "-- asset: counts\nSELECT * FROM counts WHERE kind = 'click'\n"
+    )
+    result = run_assetflow("check", "--format", "json", cwd=built)
+    assert result.returncode == 1
+    [finding] = json.loads(result.stdout)["findings"]
+    assert (finding["asset"], finding["check"]) == ("counts", "no_clicks.sql")

@@ -264,3 +264,63 @@ def test_custom_checks_run_with_the_processes_executor(make_project):
     assert result.ok, [a.error for a in result.assets if a.error]
     rows = StateStore(root / ".assetflow").snapshot().current
     assert "counts" in rows and "total" in rows
+
+
+def _sql_check(root: Path, name: str, text: str) -> None:
+    (root / "checks").mkdir(exist_ok=True)
+    (root / "checks" / f"{name}.sql").write_text(text)
+
+
+def test_sql_check_files(make_project):
+    root = make_project("pipeline")
+    _sql_check(
+        root,
+        "known_kinds",
+        "-- asset: counts\n-- Kinds must come from the source.\n"
+        "SELECT * FROM counts WHERE kind NOT IN (SELECT kind FROM events)\n",
+    )
+    _sql_check(
+        root,
+        "few_clicks",
+        "-- asset: counts\n-- severity: warn\nSELECT * FROM counts WHERE n > 1\n",
+    )
+    seen = []
+    result = assetflow.materialize(project=root, now=NOW, on_event=seen.append)
+    assert result.ok, [a.error for a in result.assets if a.error]
+    checks = {
+        e.check: (e.severity, e.passed, e.violations) for e in seen if e.kind == "check_evaluated"
+    }
+    assert checks == {"known_kinds.sql": ("error", True, 0), "few_clicks.sql": ("warn", False, 1)}
+    # An error-severity SQL check failing keeps the previous data current.
+    before = stored_value(root, "counts")
+    _sql_check(root, "no_views", "-- asset: counts\nSELECT * FROM counts WHERE kind = 'view'\n")
+    csv = root / "data" / "events.csv"
+    csv.write_text(csv.read_text() + "5,view,1\n")
+    again = assetflow.materialize(project=root, now=NOW)
+    counts = next(a for a in again.assets if a.name == "counts")
+    assert counts.outcome == "failed"
+    assert counts.error == "check no_views.sql: 1 row violates no_views.sql"
+    assert stored_value(root, "counts").equals(before)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("SELECT 1 AS x\n", "add a line such as '-- asset: orders'"),
+        ("-- asset: cuonts\nSELECT 1 AS x\n", "'cuonts' is not an asset; did you mean 'counts'"),
+        (
+            "-- asset: counts\nSELECT * FROM evnts\n",
+            "table 'evnts' is not an asset or source; did you mean 'events'",
+        ),
+        ("-- asset: counts\n-- severity: fatal\nSELECT 1\n", "severity must be 'error' or 'warn'"),
+        ("-- asset: counts\nSELECT FROM WHERE\n", "checks/bad.sql:2: syntax error"),
+    ],
+    ids=["no-asset", "unknown-asset", "unknown-table", "bad-severity", "syntax"],
+)
+def test_sql_check_file_errors(make_project, text, words):
+    root = make_project("pipeline")
+    _sql_check(root, "bad", text)
+    with pytest.raises(DefinitionError) as info:
+        assetflow.load(root)
+    assert words in str(info.value)
+    assert str(info.value).startswith("checks/bad.sql")

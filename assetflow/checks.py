@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import DefinitionError
@@ -159,32 +159,14 @@ def run_checks(
     Args:
         others: asset name → the query of its current data, for ``relationships``.
     """
-    import duckdb
-
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _assetflow_checked AS {data_sql}").fetchall()
-    for name, query in others.items():
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {_quote(name)} AS {query}").fetchall()
+    _bind(con, {"_assetflow_checked": data_sql, **others})
     results = []
     for check in checks:
         query = _compile(check, "_assetflow_checked", where)
-        try:
-            (count,) = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0]
-            sample = None
-            if count:
-                rel = con.sql(f"{query} LIMIT {SAMPLE_ROWS}")
-                rows = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
-                sample = json.dumps(rows, default=str)
-        except duckdb.Error as e:
-            message = f"check {check.label} could not run: {str(e).strip().splitlines()[0]}"
-            results.append(CheckResult(check.label, check.severity, False, 0, message))
-            continue
-        verb = "row violates" if count == 1 else "rows violate"
-        message = f"{count} {verb} {check.label}" if count else f"{check.label} passed"
-        if check.kind == "row_count" and count:
-            message = f"row_count({check.args.strip()}) failed"
-        results.append(
-            CheckResult(check.label, check.severity, count == 0, int(count), message, sample)
-        )
+        result = _violations(con, query, check.label, check.severity, f"check {check.label}")
+        if check.kind == "row_count" and result.violations:
+            result = replace(result, message=f"row_count({check.args.strip()}) failed")
+        results.append(result)
     return results
 
 
@@ -213,31 +195,38 @@ def run_sql_checks(
     others: Mapping[str, str],
 ) -> list[CheckResult]:
     """Run SQL checks, with ``asset`` bound to its new data and ``others`` to theirs."""
+    _bind(con, {**others, asset: data_sql})
+    return [
+        _violations(con, c.query.strip().rstrip(";") + "\n", c.label, c.severity, c.file)
+        for c in checks
+    ]
+
+
+def _bind(con: duckdb.DuckDBPyConnection, views: Mapping[str, str]) -> None:
+    """Temporary views: name → query."""
+    for name, query in views.items():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {_quote(name)} AS {query}").fetchall()
+
+
+def _violations(
+    con: duckdb.DuckDBPyConnection, query: str, label: str, severity: str, who: str
+) -> CheckResult:
+    """Count the rows ``query`` returns (violations), with a sample of them, in DuckDB."""
     import duckdb
 
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {_quote(asset)} AS {data_sql}").fetchall()
-    for name, query in others.items():
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {_quote(name)} AS {query}").fetchall()
-    results = []
-    for check in checks:
-        query = check.query.strip().rstrip(";") + "\n"
-        try:
-            (count,) = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0]
-            sample = None
-            if count:
-                rel = con.sql(f"SELECT * FROM ({query}) LIMIT {SAMPLE_ROWS}")
-                rows = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
-                sample = json.dumps(rows, default=str)
-        except duckdb.Error as e:
-            message = f"{check.file}: could not run: {str(e).strip().splitlines()[0]}"
-            results.append(CheckResult(check.label, check.severity, False, 0, message))
-            continue
-        verb = "row violates" if count == 1 else "rows violate"
-        message = f"{count} {verb} {check.label}" if count else f"{check.label} passed"
-        results.append(
-            CheckResult(check.label, check.severity, count == 0, int(count), message, sample)
-        )
-    return results
+    try:
+        (count,) = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0]
+        sample = None
+        if count:
+            rel = con.sql(f"SELECT * FROM ({query}) LIMIT {SAMPLE_ROWS}")
+            rows = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+            sample = json.dumps(rows, default=str)
+    except duckdb.Error as e:
+        message = f"{who} could not run: {str(e).strip().splitlines()[0]}"
+        return CheckResult(label, severity, False, 0, message)
+    verb = "row violates" if count == 1 else "rows violate"
+    message = f"{count} {verb} {label}" if count else f"{label} passed"
+    return CheckResult(label, severity, count == 0, int(count), message, sample)
 
 
 def verdict(results: Sequence[CheckResult]) -> str | None:

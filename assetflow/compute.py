@@ -180,7 +180,7 @@ def _bind_sql(engine: Engine, asset: Asset, name: str, available: Available) -> 
     quoted = '"' + name.replace('"', '""') + '"'
     if available.source is not None:
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {quoted} AS {_source_query(engine, available.source)}"
+            f"CREATE OR REPLACE TEMP VIEW {quoted} AS {source_query(engine.root, available.source)}"
         ).fetchall()
         return
     value = available.value
@@ -201,10 +201,6 @@ def _bind_sql(engine: Engine, asset: Asset, name: str, available: Available) -> 
         f"{asset.file}: reads {name!r}, which is not a table; a SQL asset can read only table "
         "assets and file sources."
     )
-
-
-def _source_query(engine: Engine, source: Asset) -> str:
-    return source_query(engine.root, source)
 
 
 def data_query(
@@ -264,7 +260,7 @@ def _source_value(engine: Engine, asset: Asset, param: str, source: Asset, form:
         # A glob is always a list, so the type does not depend on how many files match.
         return files if is_glob(src.path) else files[0]
     try:
-        table = engine.con.sql(_source_query(engine, source)).to_arrow_table()
+        table = engine.con.sql(source_query(engine.root, source)).to_arrow_table()
     except MaterializationError:
         raise
     except Exception as e:

@@ -126,45 +126,40 @@ def attach_checks(
     """Give each asset its ``@check`` functions and SQL check files.
 
     Raises:
-        UnknownAssetError: a check names an asset that does not exist (with a did-you-mean).
+        UnknownAssetError: a check names an asset, or a SQL check reads a table, that does
+            not exist (with a did-you-mean).
     """
     by_lower = {a.name.lower(): a for a in assets}
-    attached: dict[str, list[CheckFunction]] = {}
+    checkable = [a.name for a in assets if a.kind != "source"]
+
+    def target(name: str, among: list[str], sentence: str, fallback: str) -> str:
+        """The asset ``name`` resolves to, or an error: ``sentence`` + a did-you-mean."""
+        found = by_lower.get(name.lower())
+        if found is None or found.name not in among:
+            hint = _closest(name, among)
+            fix = f"did you mean {hint!r}?" if hint else fallback
+            raise UnknownAssetError(f"{sentence}; {fix}")
+        return found.name
+
+    everything = [a.name for a in assets]
+    python: dict[str, list[CheckFunction]] = {}
     for c in checks:
-        target = by_lower.get(c.asset.lower())
-        if target is None or target.kind == "source":
-            hint = _closest(c.asset, [a.name for a in assets if a.kind != "source"])
-            fix = f"did you mean {hint!r}?" if hint else "name an asset of this project."
-            raise UnknownAssetError(
-                f"{c.file}:{c.line}: @check {c.name!r} checks {c.asset!r}, "
-                f"which is not an asset; {fix}"
-            )
-        attached.setdefault(target.name, []).append(c)
-    sql_attached: dict[str, list[Any]] = {}
-    names = [a.name for a in assets]
+        sentence = f"{c.file}:{c.line}: @check {c.name!r} checks {c.asset!r}, which is not an asset"
+        name = target(c.asset, checkable, sentence, "name an asset of this project.")
+        python.setdefault(name, []).append(c)
+    sql: dict[str, list[Any]] = {}
     for sc in sql_checks:
-        target = by_lower.get(sc.asset.lower())
-        if target is None or target.kind == "source":
-            hint = _closest(sc.asset, [a.name for a in assets if a.kind != "source"])
-            fix = f"did you mean {hint!r}?" if hint else "name an asset of this project."
-            raise UnknownAssetError(
-                f"{sc.file}:1: the check's asset {sc.asset!r} is not an asset; {fix}"
-            )
+        sentence = f"{sc.file}:1: the check's asset {sc.asset!r} is not an asset"
+        name = target(sc.asset, checkable, sentence, "name an asset of this project.")
         for table in sc.reads:
-            if table not in by_lower:
-                hint = _closest(table, names)
-                fix = f"did you mean {hint!r}?" if hint else "read assets and sources only."
-                raise UnknownAssetError(
-                    f"{sc.file}:{sc.line}: table {table!r} is not an asset or source; {fix}"
-                )
-        sql_attached.setdefault(target.name, []).append(sc)
+            sentence = f"{sc.file}:{sc.line}: table {table!r} is not an asset or source"
+            target(table, everything, sentence, "read assets and sources only.")
+        sql.setdefault(name, []).append(sc)
     return [
         dataclasses.replace(
-            a,
-            custom_checks=tuple(attached.get(a.name, ())),
-            sql_checks=tuple(sql_attached.get(a.name, ())),
+            a, custom_checks=tuple(python.get(a.name, ())), sql_checks=tuple(sql.get(a.name, ()))
         )
-        if a.name in attached or a.name in sql_attached
+        if a.name in python or a.name in sql
         else a
         for a in assets
     ]

@@ -366,7 +366,7 @@ class StateStore:
         )
         con.execute("COMMIT")
 
-    def snapshot(self, assets: Sequence[str] | None = None) -> Snapshot:
+    def snapshot(self) -> Snapshot:
         """Current and last-failed materializations per asset, and latest source observations."""
         if not self.exists:
             return Snapshot()

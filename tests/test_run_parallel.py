@@ -255,11 +255,11 @@ def third(second):
 """
 
 
-def test_sigint_cancels_cleanly_and_the_next_run_finishes_the_rest(tmp_path):
-    root = _project(tmp_path, {"assets/chain.py": CHAIN})
+def _start_plain_run(root: Path) -> subprocess.Popen[str]:
+    """`assetflow materialize -j 1` with one plain progress line per event on stderr."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETFLOW_")}
     env["CI"] = "true"
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "assetflow", "materialize", "-j", "1"],
         cwd=root,
         env=env,
@@ -267,6 +267,11 @@ def test_sigint_cancels_cleanly_and_the_next_run_finishes_the_rest(tmp_path):
         stdout=subprocess.DEVNULL,
         text=True,
     )
+
+
+def test_sigint_cancels_cleanly_and_the_next_run_finishes_the_rest(tmp_path):
+    root = _project(tmp_path, {"assets/chain.py": CHAIN})
+    proc = _start_plain_run(root)
     assert proc.stderr is not None
     lines = []
     for line in proc.stderr:  # bounded by the run itself: it ends within seconds either way
@@ -356,16 +361,7 @@ def test_bad_worker_count_is_a_usage_error(tmp_path, workers):
 
 def test_second_sigint_stops_waiting(tmp_path):
     root = _project(tmp_path, {"assets/chain.py": CHAIN.replace("2.0", "30.0")})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETFLOW_")}
-    env["CI"] = "true"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assetflow", "materialize", "-j", "1"],
-        cwd=root,
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = _start_plain_run(root)
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith("start second"):
@@ -388,16 +384,7 @@ def test_second_sigint_stops_waiting(tmp_path):
 
 def test_sigterm_cancels_like_ctrl_c(tmp_path):
     root = _project(tmp_path, {"assets/chain.py": CHAIN})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETFLOW_")}
-    env["CI"] = "true"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assetflow", "materialize", "-j", "1"],
-        cwd=root,
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = _start_plain_run(root)
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith("start second"):

@@ -208,10 +208,14 @@ def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "mermaid", "dot"]),
+    type=click.Choice(["json", "mermaid", "dot", "openlineage", "html"]),
     default="json",
     show_default=True,
     help="Export format.",
+)
+@click.option("--columns", is_flag=True, help="JSON: add column-level lineage of SQL assets.")
+@click.option(
+    "--status", "with_status", is_flag=True, help="Mermaid, DOT: colour assets by status."
 )
 @click.option(
     "-o",
@@ -225,14 +229,41 @@ def lineage(
     project: Path | None,
     state: Path | None,
     fmt: str,
+    columns: bool,
+    with_status: bool,
     output: Path | None,
 ) -> None:
-    """Export the lineage graph of the selected assets."""
-    from assetflow.lineage import export
+    """Export the lineage graph of the selected assets.
+
+    JSON, OpenLineage and HTML include each asset's status, last materialization and
+    schema; OpenLineage and HTML always include column lineage.
+    """
+    from assetflow import lineage as exports
 
     loaded = _load(project, state)
     names = _selected(loaded, select, exclude)
-    text = export(loaded.graph.subgraph(names), fmt)
+    if fmt in ("mermaid", "dot"):
+        statuses = None
+        if with_status:
+            from assetflow.api import status as get_status
+
+            statuses = {s.name: s.status.value for s in get_status(project=loaded, now=_now())}
+        render = exports.to_mermaid if fmt == "mermaid" else exports.to_dot
+        text = render(loaded.graph.subgraph(names), statuses)
+    else:
+        doc = exports.build_document(
+            loaded, names, columns=columns or fmt != "json", details=fmt == "html", now=_now()
+        )
+        if fmt == "json":
+            text = exports.to_json(doc)
+        elif fmt == "openlineage":
+            from assetflow.openlineage import default_namespace, to_openlineage
+
+            text = to_openlineage(doc, namespace=default_namespace(doc))
+        else:
+            from assetflow.html import to_html
+
+            text = to_html(doc)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -110,6 +110,8 @@ class AssetGraph:
     def subgraph(self, names: Iterable[str]) -> AssetGraph:
         """The graph restricted to ``names``; edges to assets outside are dropped."""
         keep = set(names)
+        if len(keep) == len(self._names) and keep.issuperset(self._names):
+            return self
         return AssetGraph(
             dataclasses.replace(a, upstream=tuple(u for u in a.upstream if u in keep))
             for a in self

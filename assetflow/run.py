@@ -164,7 +164,13 @@ def tracked_upstream(asset: Asset) -> tuple[str, ...]:
 
 
 def _world(
-    graph: AssetGraph, config: Config, package: str, snapshot: Snapshot, now: dt.datetime | None
+    graph: AssetGraph,
+    config: Config,
+    package: str,
+    snapshot: Snapshot,
+    now: dt.datetime | None,
+    *,
+    need_code: bool = True,
 ) -> _World:
     from assetflow.fingerprint import cached_code_versions
 
@@ -176,7 +182,9 @@ def _world(
         storage=Storage(config.state_dir),
         code=cached_code_versions(
             graph, package, assets_dir=config.assets_dir, cache_dir=config.state_dir / "cache"
-        ),
+        )
+        if need_code
+        else {},
         sources=observe_all(sources, config.root, snapshot.observations),
         now=now,
     )
@@ -186,11 +194,23 @@ def _world(
 
 
 def statuses(
-    graph: AssetGraph, config: Config, package: str, *, now: dt.datetime | None = None
+    graph: AssetGraph,
+    config: Config,
+    package: str,
+    *,
+    now: dt.datetime | None = None,
+    snapshot: Snapshot | None = None,
 ) -> dict[str, AssetStatus]:
-    """The status of every asset and source, with causes (reads state read-only)."""
-    snapshot = StateStore(config.state_dir).snapshot()
-    return _world(graph, config, package, snapshot, now or utcnow()).statuses
+    """The status of every asset and source, with causes (reads state read-only).
+
+    Args:
+        snapshot: the state to judge against, when the caller has read it already.
+    """
+    if snapshot is None:
+        snapshot = StateStore(config.state_dir).snapshot()
+    # Code versions only matter against a record: with none, every asset is missing.
+    need_code = bool(snapshot.current)
+    return _world(graph, config, package, snapshot, now or utcnow(), need_code=need_code).statuses
 
 
 class _Recorder:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 PROJECTS = Path(__file__).parent / "projects"
+MERMAID_CHECK = Path(__file__).parent / "tools" / "mermaid"
 TEMPLATE = Path(__file__).parent.parent / "project_template"
 
 
@@ -58,3 +59,25 @@ def stored_value(root: Path, asset: str) -> object:
     state = root / ".assetflow"
     m = StateStore(state).snapshot().current[asset]
     return Storage(state).load(m.format or "", m.location, m.value)
+
+
+def mermaid_parse(text: str) -> subprocess.CompletedProcess[str]:
+    """Mermaid's own parser (``tests/tools/mermaid``) run on ``text``; exit 0 when it parses."""
+    node = shutil.which("node")
+    assert node, "Node.js is needed to check Mermaid (.ci/run installs the checker)"
+    assert (MERMAID_CHECK / "node_modules").is_dir(), "run 'npm ci' in tests/tools/mermaid"
+    return subprocess.run(
+        [node, "check.mjs"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=MERMAID_CHECK,
+        timeout=120,
+    )
+
+
+def dot_render(text: str) -> subprocess.CompletedProcess[str]:
+    """Graphviz's ``dot -Tsvg`` run on ``text``; exit 0 when it parses."""
+    dot = shutil.which("dot")
+    assert dot, "Graphviz 'dot' is needed for this test (.ci/run installs it)"
+    return subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True, timeout=120)

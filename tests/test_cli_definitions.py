@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-MERMAID_CHECK = Path(__file__).parent / "tools" / "mermaid"
+from conftest import mermaid_parse
 
 
 @pytest.fixture
@@ -75,7 +74,7 @@ def test_list_unknown_selection_is_a_usage_error(shop, cli):
 def test_lineage_json_on_the_template(shop, cli):
     result = cli("lineage", "--format", "json", cwd=shop)
     doc = json.loads(result.stdout)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert {"from": "stg_orders", "to": "daily_revenue"} in doc["edges"]
     assert {n["name"] for n in doc["nodes"]} >= {"kpis", "raw_payments"}
     edge_ends = {e["from"] for e in doc["edges"]} | {e["to"] for e in doc["edges"]}
@@ -102,27 +101,13 @@ def test_lineage_dot_is_valid_for_graphviz(shop, cli, tmp_path):
     assert "<svg" in rendered.stdout and "daily_revenue" in rendered.stdout
 
 
-def _mermaid_parse(text: str) -> subprocess.CompletedProcess[str]:
-    node = shutil.which("node")
-    assert node, "Node.js is needed to check Mermaid (.ci/run installs the checker)"
-    assert (MERMAID_CHECK / "node_modules").is_dir(), "run 'npm ci' in tests/tools/mermaid"
-    return subprocess.run(
-        [node, "check.mjs"],
-        input=text,
-        capture_output=True,
-        text=True,
-        cwd=MERMAID_CHECK,
-        timeout=120,
-    )
-
-
 def test_lineage_mermaid_parses_with_mermaid(shop, cli):
     text = cli("lineage", "--format", "mermaid", cwd=shop).stdout
     assert text.startswith("flowchart LR")
     assert "subgraph" in text and "a_stg_orders --> a_daily_revenue" in text
-    parsed = _mermaid_parse(text)
+    parsed = mermaid_parse(text)
     assert parsed.returncode == 0, parsed.stderr
-    broken = _mermaid_parse(text.replace("  end\n", "", 1) + "  a_x --> \n")
+    broken = mermaid_parse(text.replace("  end\n", "", 1) + "  a_x --> \n")
     assert broken.returncode != 0  # the checker does reject bad input
 
 
@@ -135,7 +120,7 @@ def test_lineage_mermaid_keyword_names_stay_nodes(tmp_path, cli):
         "@asset\ndef graph(end):\n    return end\n"
     )
     text = cli("lineage", "--format", "mermaid", cwd=root).stdout
-    parsed = _mermaid_parse(text)
+    parsed = mermaid_parse(text)
     assert parsed.returncode == 0, parsed.stderr + text
 
 

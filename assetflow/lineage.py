@@ -183,15 +183,16 @@ def to_json(doc: Mapping[str, Any]) -> str:
     Readable and diffable, and written by the C encoder line by line: ``indent=``
     goes through the pure-Python encoder, five times slower on a big graph.
     """
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per item
     lines = ["{"]
     for i, (key, value) in enumerate(doc.items()):
         comma = "," if i < len(doc) - 1 else ""
         if isinstance(value, list) and value:
-            lines.append(f"  {json.dumps(key)}: [")
-            lines.append(",\n".join("    " + json.dumps(v, ensure_ascii=False) for v in value))
+            lines.append(f"  {encode(key)}: [")
+            lines.append(",\n".join("    " + encode(v) for v in value))
             lines.append(f"  ]{comma}")
         else:
-            lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
+            lines.append(f"  {encode(key)}: {encode(value)}{comma}")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -65,6 +65,8 @@ _STATUS_OF: dict[CauseKind, Status] = {
     CauseKind.FRESHNESS_WARNING: Status.FRESH,
 }
 _URGENCY = list(Status)
+#: Causes sort by the urgency of the status they imply, most urgent first.
+_RANK = {kind: _URGENCY.index(status) for kind, status in _STATUS_OF.items()}
 # Looked up once: attribute access on an Enum class is slow on Python 3.11.
 _NOT_BUILT = frozenset({Status.MISSING, Status.STALE})
 
@@ -154,11 +156,12 @@ def assess(
         if overdue:
             causes.append(overdue)
     causes.extend(_stale_upstreams(upstreams))
-    status = min((_STATUS_OF[c.kind] for c in causes), key=_URGENCY.index, default=Status.FRESH)
+    if len(causes) > 1:
+        causes.sort(key=lambda c: _RANK[c.kind])  # stable: equally urgent causes keep their order
     return AssetStatus(
         name=asset.name,
-        status=status,
-        causes=tuple(sorted(causes, key=lambda c: _URGENCY.index(_STATUS_OF[c.kind]))),
+        status=_STATUS_OF[causes[0].kind] if causes else Status.FRESH,
+        causes=tuple(causes),
         last_materialized=record.finished_at if record else None,
     )
 

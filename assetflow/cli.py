@@ -252,14 +252,14 @@ def lineage(
         text = render(loaded.graph.subgraph(names), statuses)
     else:
         doc = exports.build_document(
-            loaded, names, columns=columns or fmt != "json", details=fmt == "html", now=_now()
+            loaded, names, columns=columns or fmt != "json", details=fmt != "json", now=_now()
         )
         if fmt == "json":
             text = exports.to_json(doc)
         elif fmt == "openlineage":
-            from assetflow.openlineage import default_namespace, to_openlineage
+            from assetflow.openlineage import default_namespace, locate, to_openlineage
 
-            text = to_openlineage(doc, namespace=default_namespace(doc))
+            text = to_openlineage(doc, namespace=default_namespace(doc), locations=locate(loaded))
         else:
             from assetflow.html import to_html
 
@@ -292,6 +292,12 @@ def lineage(
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print fresh and planned assets.")
+@click.option(
+    "--openlineage",
+    metavar="FILE_OR_URL",
+    help="Also emit OpenLineage run events: appended to FILE as JSON lines, or POSTed to an "
+    "http(s) URL (no path: /api/v1/lineage). Namespace: env OPENLINEAGE_NAMESPACE.",
+)
 @_format_option("text", "json", "jsonl")
 def materialize(
     select: tuple[str, ...],
@@ -305,6 +311,7 @@ def materialize(
     address: str | None,
     quiet: bool,
     verbose: bool,
+    openlineage: str | None,
     fmt: str,
 ) -> None:
     """Materialize what is missing, stale, overdue or failed (default: everything).
@@ -328,6 +335,19 @@ def materialize(
         return
     verbosity = -1 if quiet or fmt == "json" else (1 if verbose else 0)
     reporter = make_reporter(mode="jsonl" if fmt == "jsonl" else "auto", verbosity=verbosity)
+    on_event: Callable[[Any], None] = reporter
+    emitter = None
+    if openlineage:
+        from assetflow import openlineage as ol
+
+        emitter = ol.RunEventEmitter(
+            openlineage,
+            graph=loaded.graph,
+            namespace=ol.default_namespace(loaded.config.root.name),
+            locations=ol.locate(loaded),
+            warn=lambda message: click.echo(message, err=True),
+        )
+        on_event = _both(reporter, emitter)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = run(
@@ -338,12 +358,14 @@ def materialize(
             executor=executor,
             workers=workers,
             address=address,
-            on_event=reporter,
+            on_event=on_event,
             on_notice=lambda message: click.echo(message, err=True),
             now=_now(),
         )
     finally:
         reporter.close()
+        if emitter is not None:
+            emitter.close()
         signal.signal(signal.SIGTERM, previous)
     if fmt == "json":
         _emit_json(report.run_json(result))
@@ -354,6 +376,14 @@ def materialize(
         click.echo("\n" + report.failures_text(result), err=True)
     if not result.ok:
         sys.exit(EXIT_FAILED)
+
+
+def _both(first: Callable[[Any], None], second: Callable[[Any], None]) -> Callable[[Any], None]:
+    def subscriber(event: Any) -> None:
+        first(event)
+        second(event)
+
+    return subscriber
 
 
 def _interrupt(signum: int, frame: object) -> None:

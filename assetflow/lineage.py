@@ -80,6 +80,7 @@ def build_document(
     schemas: dict[str, list[tuple[str, str]] | None] = {
         name: (m.schema if m.schema else None) for name, m in snapshot.current.items()
     }
+    history = store.latest_attempts(HISTORY_LIMIT) if details else {}
     lineage: dict[str, Any] = {}
     if columns:
         from assetflow.column_lineage import project_column_lineage
@@ -109,7 +110,7 @@ def build_document(
             node["code"] = _code(a)
             node["history"] = [
                 {**_materialization(m), "outcome": m.outcome, "error": m.error}
-                for m in store.history(a.name, HISTORY_LIMIT)
+                for m in history.get(a.name, ())
             ]
         nodes.append(node)
     doc: dict[str, Any] = {

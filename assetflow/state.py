@@ -461,6 +461,22 @@ class StateStore:
             ).fetchall()
         return _materializations(rows)
 
+    def latest_attempts(self, limit: int) -> dict[str, list[Materialization]]:
+        """Per asset, its latest ``limit`` attempts, newest first (one query for all assets)."""
+        if not self.exists:
+            return {}
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                f"SELECT {_MAT_SELECT} FROM materializations "
+                "QUALIFY row_number() OVER (PARTITION BY asset ORDER BY id DESC) <= ? "
+                "ORDER BY id DESC",
+                [limit],
+            ).fetchall()
+        found: dict[str, list[Materialization]] = {}
+        for m in _materializations(rows):
+            found.setdefault(m.asset, []).append(m)
+        return found
+
     def kept_locations(self) -> dict[str, list[str]]:
         """Per asset, (id, location) of each kept successful materialization, newest first."""
         if not self.exists:

@@ -106,7 +106,8 @@ def test_columns_before_any_run_resolve_through_sql_chains(make_project, cli):
 def test_selection_applies_to_every_format(shop, cli, tmp_path):
     doc = _doc(cli, shop, "+daily_revenue", "--columns")
     names = {n["name"] for n in doc["nodes"]}
-    assert "daily_revenue" in names and "kpis" not in names and "stg_payments" not in names
+    assert "daily_revenue" in names and "stg_payments" in names
+    assert "kpis" not in names and "customer_segments" not in names
     assert all(e["from"] in names and e["to"] in names for e in doc["edges"])
     assert all(e["from"] in names and e["to"] in names for e in doc["column_edges"])
     for fmt in ("mermaid", "dot", "openlineage", "html"):
@@ -115,7 +116,7 @@ def test_selection_applies_to_every_format(shop, cli, tmp_path):
         assert result.returncode == 0, result.stderr
         text = out.read_text()
         assert "daily_revenue" in text and "stg_orders" in text, fmt
-        assert "kpis" not in text and "stg_payments" not in text, fmt
+        assert "kpis" not in text and "customer_segments" not in text, fmt
 
 
 def test_mermaid_with_status_colours_and_parses(shop, cli):

@@ -630,6 +630,62 @@ def sql(query: str, project: Path | None, state: Path | None, fmt: str) -> None:
         click.echo(text)
 
 
+@main.command()
+@_selection_options
+@_project_options
+@click.option(
+    "--poll",
+    is_flag=True,
+    help="Poll for changes instead of OS notifications (network and container filesystems).",
+)
+@click.option(
+    "-j", "--workers", type=click.IntRange(min=1), help="Assets run at once (default: cores)."
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["threads", "processes", "inline"]),
+    default="threads",
+    show_default=True,
+    help="Where Python assets compute (inline: one at a time in this thread).",
+)
+@click.pass_context
+def watch(
+    ctx: click.Context,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    project: Path | None,
+    state: Path | None,
+    poll: bool,
+    workers: int | None,
+    executor: str,
+) -> None:
+    """Materialize what is stale, then again whenever a saved file makes something stale.
+
+    Watches the assets and checks folders, the config file and the files sources
+    read; ignores the state folder, editor temporaries and what .gitignore ignores.
+    A report per rebuild goes to stderr and ends with a line starting with ✓ or ✗.
+    A broken save is reported and the last good definitions kept. Ctrl-C stops.
+    """
+    from assetflow.watch import watch as run_watch
+
+    _now()  # a bad ASSETFLOW_NOW is a usage error now, not at each rebuild
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        run_watch(
+            list(select),
+            exclude=list(exclude),
+            project=project,
+            state=state,
+            poll=poll,
+            executor=executor,
+            workers=workers,
+            now=_now,
+            debug=_debug(ctx),
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run() -> NoReturn:
     """The console entry point: run a command, then exit without interpreter teardown.
 

@@ -1,0 +1,6 @@
+from assetflow import asset
+
+
+@asset
+def independent() -> int:
+    return 42

@@ -1,0 +1,2 @@
+-- description: Total revenue.
+SELECT sum(amount) AS total FROM orders

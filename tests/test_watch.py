@@ -23,9 +23,11 @@ from typing import IO
 import pytest
 from conftest import run_assetflow, stored_value
 
+import assetflow.changes
 import assetflow.watch
+from assetflow.changes import ChangeFilter, Scope, ignored_name
 from assetflow.project import load_config
-from assetflow.watch import ChangeFilter, Scope, ignored_name, schema_diff
+from assetflow.watch import schema_diff
 
 DEADLINE = 40.0  # seconds: generous for a loaded 2-core machine, but a deadline
 
@@ -615,6 +617,7 @@ def test_schema_diff(old: list[tuple[str, str]] | None, new: list[tuple[str, str
     assert bool(diff) is bool(text)
 
 
-def test_watch_doctests() -> None:
-    result = doctest.testmod(assetflow.watch)
+@pytest.mark.parametrize("module", [assetflow.watch, assetflow.changes])
+def test_doctests(module) -> None:
+    result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

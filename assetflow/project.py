@@ -228,7 +228,7 @@ def load_project(config: Config) -> Project:
     found: list[Asset] = []
     checks: list[CheckFunction] = []
     for path in _asset_files(config.assets_dir):
-        rel = config.relative(path)
+        rel = _relative(path, config)
         group = _group_of(path, config.assets_dir)
         if path.suffix == ".py":
             module = import_file(path, rel, package, config.assets_dir)
@@ -294,6 +294,21 @@ def _asset_files(assets_dir: Path) -> Iterator[Path]:
                 continue
             if name.endswith((".py", ".sql")):
                 yield Path(dirpath, name)
+
+
+def _relative(path: Path, config: Config) -> str:
+    """``config.relative(path)`` for a file found by walking the (resolved) assets folder.
+
+    The walk follows no directory links, so only the file itself can be a link:
+    unless it is one, the path is already resolved and need not be resolved
+    again (a dozen system calls per file).
+    """
+    if not path.is_symlink():
+        try:
+            return path.relative_to(config.root).as_posix()
+        except ValueError:  # an assets folder outside the root
+            pass
+    return config.relative(path)
 
 
 def _group_of(path: Path, assets_dir: Path) -> str:

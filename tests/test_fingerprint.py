@@ -9,13 +9,16 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import assetflow
-from assetflow.fingerprint import code_versions, short
+from assetflow import fingerprint
+from assetflow.fingerprint import CACHE_FILE, READS_FILE, cached_code_versions, code_versions, short
 
 ORDERS_PY = '''\
 import functools
@@ -296,3 +299,247 @@ def test_code_versions_parse_each_file_once(tmp_path, monkeypatch):
 
 def test_short_keeps_seven_characters():
     assert short("a1b2c3d4e5f60718293a4b5c6d7e8f90") == "a1b2c3d"
+
+
+CACHE_PROJECT = {
+    "assetflow.toml": 'assets = "assets"\n',
+    "assets/a.py": (
+        "from assetflow import asset\n\nfrom ._helpers import scale\n\n\n"
+        "@asset\ndef a1():\n    return scale(1)\n\n\n"
+        "@asset\ndef a2(a1):\n    return a1 + 1\n"
+    ),
+    "assets/b.py": (
+        "from assetflow import asset\n\nfrom . import _lib\n\n\n"
+        "@asset\ndef b1(a2):\n    return _lib.triple(a2)\n\n\n"
+        "@asset\ndef b2(b1):\n    return b1\n"
+    ),
+    "assets/c.py": (
+        "from assetflow import asset\n\nfrom ._consts import *\n\n\n"
+        "@asset\ndef c1(b2):\n    return b2 * LIMIT\n\n\n"
+        '@asset(version="v1")\ndef c2():\n    return 0\n'
+    ),
+    "assets/_helpers.py": (
+        "FACTOR = 2\n\n\ndef scale(x):\n    return x * FACTOR\n\n\ndef unused():\n    return 0\n"
+    ),
+    "assets/_lib.py": "def triple(x):\n    return x * 3\n",
+    "assets/_consts.py": "LIMIT = 10\n",
+    "assets/report.sql": "SELECT * FROM c1\n",
+}
+SETTLED = 1_700_000_000.0  # a clock reading, for tests that set modification times themselves
+
+
+@pytest.fixture
+def computed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the assets whose code version was computed, not reused from the cache."""
+    names: list[str] = []
+    compute = fingerprint._version
+
+    def counting(asset, tracer):
+        names.append(asset.name)
+        return compute(asset, tracer)
+
+    monkeypatch.setattr(fingerprint, "_version", counting)
+    return names
+
+
+def _cached(root: Path, *, now: float | None = None) -> dict[str, str]:
+    for cache in root.rglob("__pycache__"):  # see _versions
+        shutil.rmtree(cache)
+    (root / ".assetflow").mkdir(exist_ok=True)
+    loaded = assetflow.load(root)
+    return cached_code_versions(
+        loaded.graph,
+        loaded.project.package,
+        assets_dir=loaded.config.assets_dir,
+        cache_dir=loaded.config.state_dir / "cache",
+        now=time.time() + 60 if now is None else now,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new", "recomputed", "changed"),
+    [
+        ("assets/a.py", "a1 + 1", "a1 + 2", {"a1", "a2"}, {"a2"}),
+        ("assets/b.py", "return b1\n", "return -b1\n", {"b1", "b2"}, {"b2"}),
+        ("assets/_helpers.py", "FACTOR = 2", "FACTOR = 3", {"a1"}, {"a1"}),
+        ("assets/_helpers.py", "return 0", "return 1", {"a1"}, set()),
+        ("assets/_lib.py", "x * 3", "x * 4", {"b1"}, {"b1"}),
+        ("assets/_consts.py", "LIMIT = 10", "LIMIT = 11", {"c1"}, {"c1"}),
+        ("assets/_consts.py", "LIMIT = 10", "LIMIT = 5 + 5  # rows", set(), set()),
+        ("assets/b.py", "@asset\ndef b2", '@asset(io="memory")\ndef b2', {"b1", "b2"}, {"b2"}),
+        ("assets/b.py", "@asset\ndef b2", '@asset(tags=["x"])\ndef b2', {"b1", "b2"}, set()),
+        ("assets/c.py", 'version="v1"', 'version="v2"', {"c1", "c2"}, {"c2"}),
+        ("assets/report.sql", "SELECT *", "SELECT c1", {"report"}, {"report"}),
+    ],
+    ids=[
+        "asset-file-recomputes-its-assets",
+        "other-asset-file",
+        "helper-module-constant",
+        "unused-helper-recomputes-but-keeps-the-version",
+        "helper-through-module-attribute",
+        "star-imported-value",
+        "star-imported-value-unchanged-is-reused",
+        "io-option",
+        "tags-are-not-part-of-the-version",
+        "pin-change",
+        "sql-query",
+    ],
+)
+def test_cached_code_versions_recompute_only_what_an_edit_reaches(
+    tmp_path, computed, rel, old, new, recomputed, changed
+):
+    root = _write(tmp_path, CACHE_PROJECT)
+    before = _cached(root)
+    computed.clear()
+    _edit(root / rel, old, new)
+    after = _cached(root)
+    assert set(computed) == recomputed
+    assert {name for name in before if before[name] != after[name]} == changed
+    assert after == _versions(root)
+
+
+def test_cached_code_versions_follow_a_name_rebound_by_a_file_never_parsed(tmp_path, computed):
+    root = _write(
+        tmp_path,
+        {
+            "assetflow.toml": 'assets = "assets"\n',
+            "assets/a.py": (
+                "from assetflow import asset\n\nfrom ._api import helper\n\n\n"
+                "@asset\ndef a1():\n    return helper()\n"
+            ),
+            "assets/_api.py": (
+                "from ._one import helper as one\nfrom ._two import helper as two\n\nhelper = one\n"
+            ),
+            "assets/_one.py": "def helper():\n    return 1\n",
+            "assets/_two.py": "def helper():\n    return 2\n",
+        },
+    )
+    before = _cached(root)
+    computed.clear()
+    _edit(root / "assets/_api.py", "helper = one", "helper = two")
+    after = _cached(root)
+    assert computed == ["a1"]
+    assert after["a1"] != before["a1"]
+    assert after == _versions(root)
+
+
+def test_cached_code_versions_follow_a_deleted_helper_module(tmp_path, computed):
+    root = _write(
+        tmp_path,
+        {
+            **CACHE_PROJECT,
+            "assets/d.py": (
+                "from assetflow import asset\n\ntry:\n    from ._extra import BONUS\n"
+                "except ImportError:\n    BONUS = 0\n\n\n"
+                "@asset\ndef d1():\n    return BONUS\n"
+            ),
+            "assets/_extra.py": "BONUS = 1\n",
+        },
+    )
+    before = _cached(root)
+    computed.clear()
+    (root / "assets/_extra.py").unlink()
+    after = _cached(root)
+    assert computed == ["d1"]
+    assert after["d1"] != before["d1"]
+    assert after == _versions(root)
+
+
+def test_cached_code_versions_forget_renamed_and_deleted_assets(tmp_path, computed):
+    d_py = "from assetflow import asset\n\n\n@asset\ndef d1():\n    return 4\n"
+    root = _write(tmp_path, {**CACHE_PROJECT, "assets/d.py": d_py})
+    before = _cached(root)
+    computed.clear()
+    _edit(root / "assets/d.py", "def d1", "def d9")
+    renamed = _cached(root)
+    assert computed == ["d9"]
+    assert set(renamed) == set(before) - {"d1"} | {"d9"}
+    computed.clear()
+    (root / "assets/d.py").unlink()
+    deleted = _cached(root)
+    assert computed == []
+    assert deleted == {name: v for name, v in before.items() if name != "d1"}
+
+
+def test_cached_code_versions_of_unchanged_files_compute_nothing(tmp_path, computed):
+    root = _write(tmp_path, CACHE_PROJECT)
+    first = _cached(root)
+    assert set(computed) == set(first)
+    computed.clear()
+    assert _cached(root) == first
+    assert computed == []
+
+
+def test_cached_code_versions_recheck_a_file_modified_just_before_they_were_read(
+    tmp_path, computed
+):
+    # Same size, same mtime_ns, other contents: only the two-second rule catches it.
+    root = _write(tmp_path, CACHE_PROJECT)
+    for path in (root / "assets").iterdir():
+        os.utime(path, (SETTLED - 100, SETTLED - 100))
+    a_py = root / "assets" / "a.py"
+    os.utime(a_py, (SETTLED, SETTLED))
+    before = _cached(root, now=SETTLED + 1)
+    computed.clear()
+    _edit(a_py, "a1 + 1", "a1 + 2")
+    os.utime(a_py, (SETTLED, SETTLED))
+    after = _cached(root, now=SETTLED + 1.5)
+    assert set(computed) == {"a1", "a2"}
+    assert after["a2"] != before["a2"]
+    assert after == _versions(root)
+
+
+def _damage_reads(text: str) -> str:
+    data = json.loads(text)
+    if "signature" in data:  # the no-op file: make it miss, so the reads file is used
+        return json.dumps({**data, "signature": None})
+    assets = {
+        name: [identity, version, [-1, 10**6]]
+        for name, (identity, version, _) in data["assets"].items()
+    }
+    return json.dumps({**data, "assets": assets})
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],
+        lambda text: "[1, 2]",
+        lambda text: json.dumps(
+            {key: ([] if key != "key" else v) for key, v in json.loads(text).items()}
+        ),
+        lambda text: json.dumps({**json.loads(text), "key": "0.0.1|(3, 9)"}),
+        _damage_reads,
+    ],
+    ids=[
+        "truncated",
+        "not-an-object",
+        "wrong-types",
+        "other-assetflow-version",
+        "bad-read-indexes",
+    ],
+)
+def test_cached_code_versions_recompute_after_a_damaged_cache(
+    tmp_path, computed, damage: Callable[[str], str]
+):
+    root = _write(tmp_path, CACHE_PROJECT)
+    first = _cached(root)
+    for name in (CACHE_FILE, READS_FILE):
+        path = root / ".assetflow" / "cache" / name
+        path.write_text(damage(path.read_text()))
+    computed.clear()
+    assert _cached(root) == first
+    assert set(computed) == set(first)
+
+
+def test_cached_code_versions_write_nothing_without_a_state_folder(tmp_path):
+    root = _write(tmp_path, CACHE_PROJECT)
+    loaded = assetflow.load(root)
+    versions = cached_code_versions(
+        loaded.graph,
+        loaded.project.package,
+        assets_dir=loaded.config.assets_dir,
+        cache_dir=loaded.config.state_dir / "cache",
+    )
+    assert versions == _versions(root)
+    assert not loaded.config.state_dir.exists()

@@ -139,6 +139,30 @@ def test_discovery_imported_asset_belongs_to_its_own_file(make_project):
     assert graph["numbers"].file == "assets/raw.py"
 
 
+def test_discovery_names_a_linked_asset_file_by_its_target(make_project):
+    root = make_project("basic")
+    (root / "shared").mkdir()
+    (root / "shared" / "extra.py").write_text(
+        "from assetflow import asset\n\n\n@asset\ndef extra(base):\n    return base\n"
+    )
+    (root / "assets" / "extra.py").symlink_to(root / "shared" / "extra.py")
+    assert assetflow.load(root).graph["extra"].file == "shared/extra.py"
+    (root / "shared" / "extra.py").write_text("def broken(:\n")
+    with pytest.raises(DefinitionError, match=r"^shared/extra\.py:1: syntax error"):
+        assetflow.load(root)
+
+
+def test_discovery_names_a_file_linked_from_outside_the_project_by_its_link(make_project, tmp_path):
+    root = make_project("basic")
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text(
+        "from assetflow import asset\n\n\n@asset\ndef extra(base):\n    return base\n"
+    )
+    (root / "assets" / "extra.py").symlink_to(outside)
+    loaded = assetflow.load(root)
+    assert loaded.graph["extra"].file == (loaded.config.assets_dir / "extra.py").as_posix()
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [

@@ -267,7 +267,13 @@ def lineage(
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:
+            reason = e.strerror or str(e)
+            raise UsageError(
+                f"-o {output}: cannot write it ({reason}); give a writable file."
+            ) from e
         click.echo(f"Wrote {fmt} lineage of {len(names)} assets to {output}.", err=True)
 
 

@@ -152,3 +152,12 @@ def test_unknown_selection_is_one_sentence(shop, cli):
     result = cli("lineage", "+daily_revenu", "--format", "json", cwd=shop)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "did you mean" in result.stderr
+
+
+def test_unwritable_output_is_one_sentence(shop, cli, tmp_path):
+    result = cli("lineage", "--format", "html", "-o", str(tmp_path / "no" / "x.html"), cwd=shop)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: -o {tmp_path / 'no' / 'x.html'}: cannot write it (No such file or directory); "
+        "give a writable file."
+    ]

@@ -13,6 +13,19 @@ import pytest
 
 PROJECTS = Path(__file__).parent / "projects"
 MERMAID_CHECK = Path(__file__).parent / "tools" / "mermaid"
+#: The template's assets (not its sources).
+TEMPLATE_ASSETS = frozenset(
+    {
+        "stg_customers",
+        "stg_orders",
+        "stg_payments",
+        "customer_orders",
+        "daily_revenue",
+        "payment_mix",
+        "customer_segments",
+        "kpis",
+    }
+)
 TEMPLATE = Path(__file__).parent.parent / "project_template"
 
 

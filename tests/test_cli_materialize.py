@@ -10,19 +10,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import run_assetflow, stored_value
+from conftest import TEMPLATE_ASSETS, run_assetflow, stored_value
 
 REPO = Path(__file__).resolve().parent.parent
-TEMPLATE_ASSETS = {
-    "stg_customers",
-    "stg_orders",
-    "stg_payments",
-    "customer_orders",
-    "daily_revenue",
-    "payment_mix",
-    "customer_segments",
-    "kpis",
-}
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
-from conftest import run_assetflow
+from conftest import TEMPLATE_ASSETS, run_assetflow
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 
@@ -300,16 +300,6 @@ def test_validator_rejects_an_error_facet_without_its_language():
 
 # The template, end to end through the command line.
 
-TEMPLATE_ASSETS = {
-    "stg_customers",
-    "stg_orders",
-    "stg_payments",
-    "customer_orders",
-    "daily_revenue",
-    "payment_mix",
-    "customer_segments",
-    "kpis",
-}
 FAILING_ASSET = """
 from assetflow import asset
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from assetflow.errors import (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_GC_THRESHOLD = 50_000
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INFRASTRUCTURE = 3
@@ -698,7 +700,13 @@ def run() -> NoReturn:
     Tearing the interpreter down (module finalizers, duckdb's static destructors)
     costs ~50 ms and does nothing a finished command needs: every file and
     connection is closed by then. Exit handlers still run, and output is flushed.
+
+    The cyclic garbage collector runs every 50 000 allocations instead of 700:
+    loading and planning a big project allocates hundreds of thousands of
+    objects that live until the command ends, and the default threshold
+    scanned them over and over (10-20% of a 10 000-asset lineage export).
     """
+    gc.set_threshold(_GC_THRESHOLD, *gc.get_threshold()[1:])
     try:
         main()
         code = 0

@@ -245,6 +245,11 @@ def lineage(
     loaded = _load(project, state)
     names = _selected(loaded, select, exclude)
     if fmt in ("mermaid", "dot"):
+        if columns:
+            raise UsageError(
+                f"--columns: {fmt} draws table lineage only; use --format json, "
+                "openlineage or html for column lineage."
+            )
         statuses = None
         if with_status:
             from assetflow.api import status as get_status

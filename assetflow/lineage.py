@@ -107,7 +107,7 @@ def build_document(
                 else []
             )
         if details:
-            node["code"] = _code(a)
+            node["code"] = asset_code(a)
             node["history"] = [
                 {**_materialization(m), "outcome": m.outcome, "error": m.error}
                 for m in history.get(a.name, ())
@@ -153,7 +153,8 @@ def _materialization(m: Materialization) -> dict[str, Any]:
     }
 
 
-def _code(a: Asset) -> str | None:
+def asset_code(a: Asset) -> str | None:
+    """The SQL of a SQL asset or the source of a Python asset's function (None for sources)."""
     if a.sql is not None:
         return str(a.sql.query).strip() + "\n"
     if a.fn is not None:

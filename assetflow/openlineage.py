@@ -463,12 +463,7 @@ def _endpoint(url: str) -> str:
 
 
 def _node(a: Asset) -> dict[str, Any]:
-    """The lineage-document fields of ``a`` that naming and job facets read."""
-    return {
-        "name": a.name,
-        "kind": a.kind,
-        "file": a.file,
-        "upstream": list(a.upstream),
-        "description": a.description,
-        "code": str(a.sql.query).strip() + "\n" if a.sql is not None else None,
-    }
+    """The lineage-document node of ``a``, with its SQL (the ``sql`` facet's query)."""
+    from assetflow.lineage import asset_code, node_record
+
+    return {**node_record(a), "code": asset_code(a) if a.kind == "sql" else None}

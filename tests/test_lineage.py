@@ -161,3 +161,13 @@ def test_unwritable_output_is_one_sentence(shop, cli, tmp_path):
         f"error: -o {tmp_path / 'no' / 'x.html'}: cannot write it (No such file or directory); "
         "give a writable file."
     ]
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "dot"])
+def test_columns_with_a_table_format_is_one_sentence(shop, cli, fmt):
+    result = cli("lineage", "--format", fmt, "--columns", cwd=shop)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --columns: {fmt} draws table lineage only; use --format json, "
+        "openlineage or html for column lineage."
+    ]

@@ -80,7 +80,7 @@ def _check_findings(
     """Every check of ``names`` re-run against its current data."""
     import duckdb
 
-    from assetflow.compute import Engine, data_query, run_custom_checks
+    from assetflow.compute import Available, Engine, data_query, run_custom_checks
     from assetflow.storage import TABLE, Storage
 
     graph = loaded.graph
@@ -97,6 +97,22 @@ def _check_findings(
                     found[w] = q
         return found
 
+    def values(written: Iterable[str]) -> dict[str, Available]:
+        """What ``@check`` parameters read: current stored values, and sources."""
+        found = {}
+        for w in written:
+            target = graph.lookup(w)
+            if target is None:
+                continue
+            m = current.get(target)
+            if graph[target].kind == "source":
+                found[w] = Available(source=graph[target])
+            elif m is not None:
+                found[w] = Available(
+                    stored_format=m.format, stored_location=m.location, inline=m.value
+                )
+        return found
+
     findings: list[Finding] = []
     con = duckdb.connect()
     try:
@@ -108,7 +124,8 @@ def _check_findings(
             results = []
             if asset.custom_checks:
                 value = storage.load(m.format or "", m.location, m.value)
-                results += run_custom_checks(engine, asset, value)
+                params = sorted({p for c in asset.custom_checks for p in c.reads})
+                results += run_custom_checks(engine, asset, value, values(params))
             data = data_query(loaded.config.root, storage, asset, m)
             if m.format != TABLE or data is None:
                 findings += _failures(name, asset, results)

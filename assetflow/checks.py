@@ -30,6 +30,8 @@ from assetflow.errors import DefinitionError
 if TYPE_CHECKING:
     import duckdb
 
+    from assetflow.definition import Asset
+
 _CALL = re.compile(r"\s*(?:(warn|error)\s*:\s*)?([a-z_]+)\s*\((.*)\)\s*", re.S)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BUILTINS = ("accepted_values", "expression", "not_null", "relationships", "row_count", "unique")
@@ -147,6 +149,66 @@ def referenced_assets(check: Check) -> tuple[str, ...]:
     return (check.args.partition(",")[2].strip().partition(".")[0],)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckRead:
+    """Another asset or source that one of an asset's checks reads."""
+
+    name: str  # as written
+    check: str  # "check relationships(...)", "@check has_vips()", "SQL check checks/x.sql"
+    where: str  # the check's file:line
+    severity: str  # the check's: "error" | "warn"
+    kind: str  # "builtin" | "python" | "sql"
+
+    @property
+    def unknown(self) -> str:
+        """The sentence saying that ``name`` is no asset or source (before a did-you-mean)."""
+        what = {
+            "builtin": f"{self.check} reads {self.name!r}, which",
+            "python": f"{self.check} parameter {self.name!r}",
+            "sql": f"table {self.name!r}",
+        }[self.kind]
+        return f"{self.where}: {what} is not an asset or source"
+
+
+def check_reads(asset: Asset) -> list[CheckRead]:
+    """What the checks of ``asset`` read besides its own data, in the order written.
+
+    Built-in ``relationships`` checks read their other asset, ``@check`` functions
+    the assets their further parameters name, SQL check files the tables they read.
+
+    Example:
+        >>> from assetflow.definition import Asset, AssetOptions
+        >>> opts = AssetOptions(checks=("relationships(customer_id, customers.id)",))
+        >>> [r.name for r in check_reads(Asset("orders", "sql", "o.sql", 1, "x", opts))]
+        ['customers']
+    """
+    found = []
+    for c in as_checks(asset.options.checks, asset.where):
+        found += [
+            CheckRead(o, f"check {c.label}", asset.where, c.severity, "builtin")
+            for o in referenced_assets(c)
+        ]
+    for f in asset.custom_checks:
+        where = f"{f.file}:{f.line}"
+        found += [CheckRead(p, f"@check {f.name}()", where, f.severity, "python") for p in f.reads]
+    for s in asset.sql_checks:
+        where = f"{s.file}:{s.line}"
+        found += [
+            CheckRead(t, f"SQL check {s.file}", where, s.severity, "sql") for t in sorted(s.reads)
+        ]
+    own = asset.name.lower()
+    return [r for r in found if r.name.lower() != own]
+
+
+def unreadable(
+    label: str, severity: str, who: str, name: str, *, table: bool = True
+) -> CheckResult:
+    """The result of a check that cannot run because ``name``, which it reads, has no data."""
+    why = "not materialized yet, or not a table" if table else "not materialized yet"
+    message = f"{who} could not run: {name} has no data to read ({why})"
+    return CheckResult(label, severity, False, 0, message)
+
+
 def run_checks(
     con: duckdb.DuckDBPyConnection,
     checks: Sequence[Check],
@@ -162,6 +224,12 @@ def run_checks(
     _bind(con, {"_assetflow_checked": data_sql, **others})
     results = []
     for check in checks:
+        missing = [o for o in referenced_assets(check) if o not in others]
+        if missing:
+            # Not DuckDB's "table does not exist": say which data is missing.
+            who = f"check {check.label}"
+            results.append(unreadable(check.label, check.severity, who, missing[0]))
+            continue
         query = _compile(check, "_assetflow_checked", where)
         result = _violations(con, query, check.label, check.severity, f"check {check.label}")
         if check.kind == "row_count" and result.violations:
@@ -194,12 +262,22 @@ def run_sql_checks(
     data_sql: str,
     others: Mapping[str, str],
 ) -> list[CheckResult]:
-    """Run SQL checks, with ``asset`` bound to its new data and ``others`` to theirs."""
+    """Run SQL checks, with ``asset`` bound to its new data and ``others`` to theirs.
+
+    Args:
+        others: each other table read (lowercased, as in ``SqlCheck.reads``) → the query of
+            its current data; a check reading one that is absent reports it cannot run.
+    """
     _bind(con, {**others, asset: data_sql})
-    return [
-        _violations(con, c.query.strip().rstrip(";") + "\n", c.label, c.severity, c.file)
-        for c in checks
-    ]
+    results = []
+    for c in checks:
+        missing = sorted(t for t in c.reads if t != asset.lower() and t not in others)
+        if missing:
+            results.append(unreadable(c.label, c.severity, c.file, missing[0]))
+            continue
+        query = c.query.strip().rstrip(";") + "\n"
+        results.append(_violations(con, query, c.label, c.severity, c.file))
+    return results
 
 
 def _bind(con: duckdb.DuckDBPyConnection, views: Mapping[str, str]) -> None:

@@ -332,16 +332,33 @@ def _convert(value: Any, form: str, engine: Engine, asset: Asset, param: str) ->
     return table
 
 
-def run_custom_checks(engine: Engine, asset: Asset, value: Any) -> list[CheckResult]:
-    """Run the asset's ``@check`` functions on ``value``; a check that raises fails."""
-    from assetflow.checks import CheckResult
+def run_custom_checks(
+    engine: Engine, asset: Asset, value: Any, others: Mapping[str, Available] | None = None
+) -> list[CheckResult]:
+    """Run the asset's ``@check`` functions on ``value``; a check that raises fails.
+
+    Args:
+        others: what a check's further parameters read, by parameter name; a check
+            whose parameter is absent reports that it cannot run.
+    """
+    from assetflow.checks import CheckResult, unreadable
     from assetflow.definition import CheckOutcome
 
+    others = others or {}
     found: list[CheckResult] = []
     for c in asset.custom_checks:
         label = f"{c.name}()"
+        missing = [p for p in c.reads if p not in others]
+        if missing:
+            found.append(unreadable(label, c.severity, label, missing[0], table=False))
+            continue
         try:
-            outcome = c.fn(check_argument(engine, asset, c.fn, value))
+            hints = _hints(c.fn)
+            more = {
+                p: _bind_python(engine, asset, p, others[p], hints.get(p, inspect.Parameter.empty))
+                for p in c.reads
+            }
+            outcome = c.fn(check_argument(engine, asset, c.fn, value), **more)
         except Exception as e:
             message = f"{label} raised {type(e).__name__}: {e}"
             found.append(CheckResult(label, c.severity, False, 0, message))

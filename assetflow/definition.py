@@ -395,16 +395,23 @@ class CheckFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The names of its parameters after the first: other assets or sources it reads."""
+        return _parameters(self.fn)[1:]
+
 
 def check(
     asset: str, *, severity: str = "error", name: str | None = None
 ) -> Callable[[Callable[..., Any]], CheckFunction]:
     """Declare a custom check on ``asset``: a function of its new value.
 
-    The function takes one parameter, the value, in the form its annotation asks
-    for (``pa.Table`` by default for tables), and returns ``True`` when the data is
-    good, or a :class:`CheckOutcome` with details. It runs before the value is
-    published; an ``error`` failure keeps the previous version current.
+    The function's first parameter receives the value, in the form its annotation
+    asks for (``pa.Table`` by default for tables); each further parameter names
+    another asset or source and receives its current data, like an asset's
+    parameters (the run orders the asset after them). It returns ``True`` when the
+    data is good, or a :class:`CheckOutcome` with details. It runs before the value
+    is published; an ``error`` failure keeps the previous version current.
 
     Example:
         >>> @check("orders", severity="warn")
@@ -443,8 +450,10 @@ class Input:
 class Asset:
     """A discovered asset or source, as the graph and the planner see it.
 
-    ``upstream`` holds every upstream name (inputs and ordering-only deps),
-    resolved to the upstreams' own spelling once the graph is built.
+    ``upstream`` holds every upstream name (inputs, then ordering-only deps and the
+    other assets its checks read), resolved to the upstreams' own spelling once the
+    graph is built. ``check_reads`` are those its checks read: the run orders the
+    asset after them, but their data versions do not make it stale.
     """
 
     name: str
@@ -461,6 +470,7 @@ class Asset:
     source: Source | None = None
     custom_checks: tuple[CheckFunction, ...] = ()
     sql_checks: tuple[Any, ...] = ()  # assetflow.checks.SqlCheck
+    check_reads: tuple[str, ...] = ()
 
     @property
     def tags(self) -> frozenset[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import graphlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -125,14 +126,21 @@ _Step = Callable[[str], Iterable[str]]
 def attach_checks(
     assets: Sequence[Asset], checks: Iterable[CheckFunction], sql_checks: Iterable[Any] = ()
 ) -> list[Asset]:
-    """Give each asset its ``@check`` functions and SQL check files.
+    """Give each asset its ``@check`` functions and SQL check files, and order it after
+    every other asset or source its checks read.
+
+    Those reads become ``check_reads`` and ordering-only upstreams, like ``deps``: a
+    check runs on the new data before it is published, so what it reads must be done.
 
     Raises:
-        UnknownAssetError: a check names an asset, or a SQL check reads a table, that does
+        UnknownAssetError: a check names an asset, or reads a table or asset, that does
             not exist (with a did-you-mean).
     """
+    from assetflow.checks import check_reads
+
     by_lower = {a.name.lower(): a for a in assets}
     checkable = [a.name for a in assets if a.kind != "source"]
+    everything = [a.name for a in assets]
 
     def target(name: str, among: list[str], sentence: str, fallback: str) -> str:
         """The asset ``name`` resolves to, or an error: ``sentence`` + a did-you-mean."""
@@ -143,7 +151,6 @@ def attach_checks(
             raise UnknownAssetError(f"{sentence}; {fix}")
         return found.name
 
-    everything = [a.name for a in assets]
     python: dict[str, list[CheckFunction]] = {}
     for c in checks:
         sentence = f"{c.file}:{c.line}: @check {c.name!r} checks {c.asset!r}, which is not an asset"
@@ -153,18 +160,31 @@ def attach_checks(
     for sc in sql_checks:
         sentence = f"{sc.file}:1: the check's asset {sc.asset!r} is not an asset"
         name = target(sc.asset, checkable, sentence, "name an asset of this project.")
-        for table in sc.reads:
-            sentence = f"{sc.file}:{sc.line}: table {table!r} is not an asset or source"
-            target(table, everything, sentence, "read assets and sources only.")
         sql.setdefault(name, []).append(sc)
-    return [
-        dataclasses.replace(
-            a, custom_checks=tuple(python.get(a.name, ())), sql_checks=tuple(sql.get(a.name, ()))
+    attached = []
+    for a in assets:
+        if a.name in python or a.name in sql:
+            a = dataclasses.replace(
+                a,
+                custom_checks=tuple(python.get(a.name, ())),
+                sql_checks=tuple(sql.get(a.name, ())),
+            )
+        if not (a.options.checks or a.custom_checks or a.sql_checks):
+            attached.append(a)
+            continue
+        reads = []
+        for r in check_reads(a):
+            reads.append(target(r.name, everything, r.unknown, "read assets and sources only."))
+        reads = list(dict.fromkeys(reads))
+        if not reads:
+            attached.append(a)
+            continue
+        declared = {u.lower() for u in a.upstream}
+        extra = tuple(r for r in reads if r.lower() not in declared)
+        attached.append(
+            dataclasses.replace(a, upstream=a.upstream + extra, check_reads=tuple(reads))
         )
-        if a.name in python or a.name in sql
-        else a
-        for a in assets
-    ]
+    return attached
 
 
 def build_graph(assets: Iterable[Asset]) -> AssetGraph:
@@ -230,6 +250,7 @@ def _topological(assets: list[Asset]) -> list[Asset]:
         cycle: list[str] = e.args[1][:-1]
         start = cycle.index(min(cycle))
         cycle = cycle[start:] + cycle[:start] + [cycle[start]]
+        _refuse_check_cycle(cycle, by_name)
         first = by_name[cycle[0]]
         raise CycleError(
             f"{first.where}: assets form a cycle: {' -> '.join(cycle)}; "
@@ -241,6 +262,57 @@ def _topological(assets: list[Asset]) -> list[Asset]:
         ordered.extend(by_name[n] for n in ready)
         sorter.done(*ready)
     return ordered
+
+
+def _refuse_check_cycle(cycle: list[str], by_name: dict[str, Asset]) -> None:
+    """Raise a ``CycleError`` naming the check when a check's read closes ``cycle``."""
+    from assetflow.checks import check_reads
+
+    for up, down in itertools.pairwise(cycle):
+        a = by_name[down]
+        if edge_kinds(a).get(up) != "check":
+            continue
+        read = next(r for r in check_reads(a) if r.name.lower() == up.lower())
+        raise CycleError(
+            f"{read.where}: {read.check} of asset {down!r} reads {up!r}, which depends on "
+            f"{down!r} ({' -> '.join(cycle)}); a check runs before its asset is published, "
+            f"so it cannot wait for the asset's own downstream: move the check to {up!r} "
+            "or remove it."
+        )
+
+
+def edge_kinds(a: Asset) -> dict[str, str]:
+    """How ``a`` depends on each of its upstreams: ``data``, ``deps`` or ``check``.
+
+    ``data``: it reads the upstream's data (a parameter, a SQL table); ``deps``: an
+    ordering-only ``deps`` entry; ``check``: only its checks read the upstream. Only
+    ``data`` upstreams' data versions make ``a`` stale; the others order the run.
+
+    Example:
+        >>> from assetflow.definition import Asset, AssetOptions
+        >>> a = Asset("b", "python", "b.py", 1, "g", AssetOptions(deps=("a",)), upstream=("a",))
+        >>> edge_kinds(a)
+        {'a': 'deps'}
+    """
+    if not a.options.deps and not a.check_reads:
+        return dict.fromkeys(a.upstream, "data")
+    data = {i.asset.lower() for i in a.inputs}
+    if a.sql is not None:
+        data |= set(a.sql.deps)
+    deps = {d.lower() for d in a.options.deps}
+    checked = {c.lower() for c in a.check_reads}
+    kinds = {}
+    for up in a.upstream:
+        low = up.lower()
+        if low in data:
+            kinds[up] = "data"
+        elif low in deps:
+            kinds[up] = "deps"
+        elif low in checked:
+            kinds[up] = "check"
+        else:
+            kinds[up] = "data"
+    return kinds
 
 
 def _closest(name: str, candidates: Iterable[str]) -> str | None:

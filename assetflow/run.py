@@ -22,7 +22,7 @@ from assetflow.checks import CheckResult
 from assetflow.definition import Asset
 from assetflow.executors import Executor, make_executor
 from assetflow.freshness import evaluate
-from assetflow.graph import AssetGraph
+from assetflow.graph import AssetGraph, edge_kinds
 from assetflow.observation import SourceState, observe_all
 from assetflow.plan import Action, AssetStatus, Cause, CauseKind, Status, Upstream, assess, decide
 from assetflow.project import Config
@@ -153,14 +153,16 @@ class _World:
 
 
 def tracked_upstream(asset: Asset) -> tuple[str, ...]:
-    """Upstreams whose data versions matter: all but ordering-only ``deps``."""
-    ordering = {d.lower() for d in asset.options.deps}
-    if not ordering:
+    """Upstreams whose data versions matter: all but the ordering-only ones.
+
+    Ordering-only: ``deps`` entries and what only the asset's checks read (see
+    :func:`assetflow.graph.edge_kinds`). A check's verdict depends on the other
+    asset's data, but the asset's own data does not, so a change there is no reason
+    to recompute it; ``assetflow check`` re-runs checks against current data.
+    """
+    if not asset.options.deps and not asset.check_reads:
         return asset.upstream
-    real = {i.asset.lower() for i in asset.inputs}
-    if asset.sql is not None:
-        real |= set(asset.sql.deps)
-    return tuple(u for u in asset.upstream if u.lower() not in ordering or u.lower() in real)
+    return tuple(u for u, kind in edge_kinds(asset).items() if kind == "data")
 
 
 def _world(

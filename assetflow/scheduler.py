@@ -31,6 +31,7 @@ from assetflow.checks import CheckResult
 from assetflow.compute import Available, Engine
 from assetflow.definition import Asset
 from assetflow.executors import Executor, Job, JobResult, run_job
+from assetflow.graph import edge_kinds
 from assetflow.plan import Action, AssetStatus, Cause, CauseKind, decide
 from assetflow.state import Materialization
 from assetflow.storage import Stored
@@ -281,12 +282,22 @@ class Scheduler:
             self.emit(ev.AssetFresh(run_id=self.run_id, time=now, asset=name))
             return AssetResult(name, "fresh")
         tracked = tracked_upstream(asset)
+        kinds = edge_kinds(asset)
         action, reason = decide(
             status,
             upstreams={u: world.upstream_view(u) for u in tracked},
-            ran_upstreams={u: self.outcomes[u] for u in asset.upstream if u in self.outcomes},
+            # What only its checks read never skips an asset that need not run.
+            ran_upstreams={
+                u: self.outcomes[u]
+                for u in asset.upstream
+                if u in self.outcomes and kinds[u] != "check"
+            },
             force=self.force,
         )
+        if action is Action.RUN and asset.check_reads:
+            blocked = self._blocked_check(asset)
+            if blocked is not None:
+                action, reason = Action.SKIP, blocked
         if action is Action.FRESH:
             self.emit(ev.AssetFresh(run_id=self.run_id, time=now, asset=name))
             return AssetResult(name, "fresh")
@@ -325,6 +336,23 @@ class Scheduler:
             self.inbox.put(("done", (name, f)))
 
         future.add_done_callback(done)
+        return None
+
+    def _blocked_check(self, asset: Asset) -> str | None:
+        """Why ``asset`` must not run: an error check of it reads an asset that failed.
+
+        The check would judge the new data against data this run failed to make
+        (or against none), and an error check that cannot judge keeps the data
+        from publishing; skipping says so before the work, like for any upstream.
+        A warning check runs anyway, against the other asset's current data.
+        """
+        from assetflow.checks import check_reads
+
+        for read in check_reads(asset):
+            name = self.world.graph.lookup(read.name)
+            outcome = self.outcomes.get(name or "")
+            if read.severity == "error" and outcome in ("failed", "skipped", "cancelled"):
+                return f"{read.check} reads {name}, which {outcome}"
         return None
 
     def _submit(self, asset: Asset, job: Job) -> Future[JobResult]:
@@ -382,6 +410,17 @@ class Scheduler:
                 if query is not None:
                     refs[written] = query
         return refs
+
+    def _readable(self, written: str) -> Available | None:
+        """The current data of the asset or source named ``written``, if it has any."""
+        name = self.world.graph.lookup(written)
+        if name is None:
+            return None
+        if self.world.graph[name].kind != "source" and (
+            name not in self.world.snapshot.current or not self.world.present.get(name, True)
+        ):
+            return None
+        return self._available(name, in_process=True)
 
     def _available(self, name: str, in_process: bool) -> Available:
         world = self.world
@@ -505,7 +544,9 @@ class Scheduler:
         value = result.value
         if value is None:
             value = self.world.storage.load(stored.format, stored.location, stored.inline)
-        found = run_custom_checks(self.engine, asset, value)
+        reads = {p for c in asset.custom_checks for p in c.reads}
+        others = {p: a for p in sorted(reads) if (a := self._readable(p)) is not None}
+        found = run_custom_checks(self.engine, asset, value, others)
         found += self._sql_checks(asset, stored)
         checks = (*result.checks, *found)
         error = verdict(found)

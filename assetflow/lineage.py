@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from assetflow.definition import Asset
-from assetflow.graph import AssetGraph
+from assetflow.graph import AssetGraph, edge_kinds
 
 if TYPE_CHECKING:
     from assetflow.api import LoadedProject
@@ -30,9 +30,21 @@ FORMATS = ("json", "mermaid", "dot", "openlineage", "html")
 HISTORY_LIMIT = 5
 
 
-def edges(graph: AssetGraph) -> list[tuple[str, str]]:
-    """Every (upstream, downstream) pair, downstreams in topological order."""
-    return [(up, a.name) for a in graph for up in a.upstream]
+#: Edge kinds: ``data`` (the downstream reads the upstream's data), and the ordering-only
+#: ``deps`` (a ``deps`` entry) and ``check`` (only the downstream's checks read it).
+EDGE_KINDS = ("data", "deps", "check")
+
+
+def edges(graph: AssetGraph) -> list[tuple[str, str, str]]:
+    """Every (upstream, downstream, kind) triple, downstreams in topological order.
+
+    ``kind`` is one of :data:`EDGE_KINDS`.
+    """
+    found = []
+    for a in graph:
+        kinds = edge_kinds(a)
+        found += [(up, a.name, kinds[up]) for up in a.upstream]
+    return found
 
 
 def node_record(a: Asset) -> dict[str, object]:
@@ -118,7 +130,7 @@ def build_document(
         "project": loaded.config.root.name,
         "generated_at": _iso(now),
         "nodes": nodes,
-        "edges": [{"from": u, "to": d} for u, d in edges(graph)],
+        "edges": [{"from": u, "to": d, "kind": k} for u, d, k in edges(graph)],
     }
     if columns:
         doc["column_edges"] = [
@@ -228,8 +240,20 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Data edges are solid; ordering-only edges are dashed and say why.
+_MERMAID_ARROWS = {"data": "-->", "deps": "-. deps .->", "check": "-. check .->"}
+_DOT_EDGES = {
+    "data": "",
+    "deps": ' [style=dashed, label="deps"]',
+    "check": ' [style=dashed, label="check"]',
+}
+
+
 def to_mermaid(graph: AssetGraph, statuses: Mapping[str, str] | None = None) -> str:
     """A Mermaid ``flowchart LR`` with one subgraph per group; sources are stadium-shaped.
+
+    Data edges are solid arrows; ordering-only edges (``deps``, and what only a
+    check reads) are dashed and labelled ``deps`` or ``check``.
 
     Args:
         statuses: asset name → status; when given, nodes are coloured by status.
@@ -243,7 +267,10 @@ def to_mermaid(graph: AssetGraph, statuses: Mapping[str, str] | None = None) -> 
             shape = f"([{label}])" if a.kind == "source" else f"[{label}]"
             lines.append(f"    {node}{shape}")
         lines.append("  end")
-    lines.extend(f"  {_mermaid_id('a_', u)} --> {_mermaid_id('a_', d)}" for u, d in edges(graph))
+    lines.extend(
+        f"  {_mermaid_id('a_', u)} {_MERMAID_ARROWS[k]} {_mermaid_id('a_', d)}"
+        for u, d, k in edges(graph)
+    )
     if statuses is not None:
         by_status: dict[str, list[str]] = defaultdict(list)
         for a in graph:
@@ -263,6 +290,8 @@ def _dot_quote(text: str) -> str:
 def to_dot(graph: AssetGraph, statuses: Mapping[str, str] | None = None) -> str:
     """A Graphviz digraph laid out left to right, one ``cluster`` subgraph per group.
 
+    Ordering-only edges are dashed and labelled ``deps`` or ``check``.
+
     Args:
         statuses: asset name → status; when given, nodes are filled by status.
     """
@@ -279,7 +308,9 @@ def to_dot(graph: AssetGraph, statuses: Mapping[str, str] | None = None) -> str:
                 attrs.append(f"tooltip={_dot_quote(status)}")
             lines.append(f"    {_dot_quote(a.name)} [{', '.join(attrs)}];")
         lines.append("  }")
-    lines.extend(f"  {_dot_quote(u)} -> {_dot_quote(d)};" for u, d in edges(graph))
+    lines.extend(
+        f"  {_dot_quote(u)} -> {_dot_quote(d)}{_DOT_EDGES[k]};" for u, d, k in edges(graph)
+    )
     lines.append("}")
     return "\n".join(lines) + "\n"
 

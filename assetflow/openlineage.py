@@ -186,10 +186,16 @@ def to_openlineage(
             of sources (pass the same to :class:`RunEventEmitter` so names agree).
 
     Events are in the document's (topological) order and carry its ``generated_at``
-    as ``eventTime``, so the same document always gives the same text.
+    as ``eventTime``, so the same document always gives the same text. Inputs are the
+    upstreams whose data the asset reads: OpenLineage has no ordering-only input, and
+    its consumers draw every input as data flowing in, so ``deps`` and ``check`` edges
+    are left out.
     """
     naming = _Naming(namespace or default_namespace(doc), locations)
     nodes = {n["name"]: n for n in doc["nodes"]}
+    ordering = {
+        (e["from"], e["to"]) for e in doc.get("edges", ()) if e.get("kind", "data") != "data"
+    }
     lineage = _column_lineage(doc.get("column_edges") or [], nodes, naming)
     events = []
     for node in doc["nodes"]:
@@ -208,6 +214,7 @@ def to_openlineage(
                 "inputs": [
                     _with_facets(naming.dataset(up), _schema_facets(nodes.get(up)))
                     for up in sorted(node["upstream"])
+                    if (up, name) not in ordering
                 ],
                 "outputs": [_with_facets(naming.dataset(name), output_facets)],
             }
@@ -414,7 +421,9 @@ class RunEventEmitter:
             "schemaURL": f"{SPEC}#/$defs/RunEvent",
             "run": run,
             "job": self._naming.job(node),
-            "inputs": [self._naming.dataset(up) for up in sorted(node["upstream"])],
+            "inputs": [
+                self._naming.dataset(up) for up in sorted(_data_upstream(self._graph[asset]))
+            ],
             "outputs": [output],
         }
 
@@ -467,3 +476,10 @@ def _node(a: Asset) -> dict[str, Any]:
     from assetflow.lineage import asset_code, node_record
 
     return {**node_record(a), "code": asset_code(a) if a.kind == "sql" else None}
+
+
+def _data_upstream(a: Asset) -> list[str]:
+    """The upstreams whose data ``a`` reads: not its ordering-only ``deps`` and check reads."""
+    from assetflow.graph import edge_kinds
+
+    return [up for up, kind in edge_kinds(a).items() if kind == "data"]

@@ -33,16 +33,19 @@
   const edges = (doc.edges || []).filter(known);
   const columnEdges = (doc.column_edges || []).filter(known);
 
+  // Edges into and out of each asset. An edge's kind is "data", or one of the
+  // ordering-only kinds, drawn dashed: "deps" (declared) or "check" (read by a check).
   const upstreamOf = groupBy(
     edges,
     (e) => e.to,
-    (e) => e.from,
+    (e) => ({ name: e.from, kind: e.kind }),
   );
   const downstreamOf = groupBy(
     edges,
     (e) => e.from,
-    (e) => e.to,
+    (e) => ({ name: e.to, kind: e.kind }),
   );
+  const ORDERING_KINDS = { deps: "deps: ordering only", check: "read by a check: ordering only" };
   // Column edges by the column they lead into, and by the column they come from.
   const columnEdgesInto = groupBy(
     columnEdges,
@@ -321,9 +324,16 @@
     clusters.sort((a, b) => groupPaths(a.group).length - groupPaths(b.group).length);
     for (const cluster of clusters) clusterLayer.append(drawCluster(cluster));
     drawn.edges = paths.map((e) => {
-      const el = svg("path", { class: "edge", d: curve(e.points), "marker-end": "url(#arrow)" });
+      const kind = token(e.kind || "data");
+      const el = svg("path", {
+        class: `edge kind-${kind}`,
+        d: curve(e.points),
+        "marker-end": "url(#arrow)",
+      });
       el.setAttribute("data-from", e.from);
       el.setAttribute("data-to", e.to);
+      el.setAttribute("data-kind", kind);
+      if (ORDERING_KINDS[e.kind]) el.append(svg("title", {}, ORDERING_KINDS[e.kind]));
       edgeLayer.append(el);
       return { el, from: e.from, to: e.to };
     });
@@ -632,7 +642,11 @@
     const file = node.file ? `${node.file}${node.line ? `:${node.line}` : ""}` : "—";
     const ups = upstreamOf.get(node.name) || [];
     const downs = downstreamOf.get(node.name) || [];
-    const list = (names) => (names.length ? names.flatMap((n) => [assetLink(n), " "]) : "—");
+    const linked = (e) =>
+      ORDERING_KINDS[e.kind]
+        ? [assetLink(e.name), h("span", { class: "edge-note" }, ` (${e.kind})`), " "]
+        : [assetLink(e.name), " "];
+    const list = (found) => (found.length ? found.flatMap(linked) : "—");
     const panel = [
       h(
         "div",
@@ -868,6 +882,13 @@
     legend.push(
       h("li", {}, h("span", { class: "shape shape-source" }), "source"),
       h("li", {}, h("span", { class: "shape shape-asset" }), "asset"),
+      h("li", {}, h("span", { class: "line" }), "reads data"),
+      h(
+        "li",
+        { title: "a deps entry, or an asset only a check reads" },
+        h("span", { class: "line line-ordering" }),
+        "ordering only",
+      ),
     );
     $("legend").replaceChildren(...legend);
     if (nodes.length > MAX_NODES_WITH_COLUMNS) {

@@ -2,8 +2,7 @@
 -- tags: staging, orders
 -- freshness: 1d
 -- checks: not_null(order_id), unique(order_id), accepted_values(status, ['placed', 'shipped', 'delivered', 'returned', 'cancelled']), relationships(customer_id, stg_customers.customer_id)
--- The relationships check reads stg_customers, so build that first.
--- deps: stg_customers
+-- The relationships check reads stg_customers, so the run builds stg_customers first.
 SELECT
     CAST(order_id AS INTEGER) AS order_id,
     CAST(customer_id AS INTEGER) AS customer_id,

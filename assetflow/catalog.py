@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from assetflow.observation import is_glob, read_function
 from assetflow.project import Config
 from assetflow.state import Materialization
-from assetflow.storage import TABLE
+from assetflow.storage import TABLE, table_query
 
 if TYPE_CHECKING:
     import duckdb
@@ -36,7 +36,7 @@ def catalog_views(
     views: dict[str, str] = {}
     for name, m in sorted(current.items()):
         if m.format == TABLE and m.location:
-            views[name] = f"SELECT * FROM read_parquet({_quote(config.state_dir / m.location)})"
+            views[name] = table_query(config.state_dir / m.location, m.schema)
     for name, path in sorted(sources.items()):
         fn = read_function(path)
         full = Path(path) if Path(path).is_absolute() else config.root / path

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from assetflow.definition import Asset
 from assetflow.errors import DefinitionError, MaterializationError, StorageError
 from assetflow.observation import is_glob, read_function, source_files
-from assetflow.storage import TABLE, Storage, Stored, as_arrow
+from assetflow.storage import TABLE, Storage, Stored, as_arrow, table_query
 
 if TYPE_CHECKING:
     import duckdb
@@ -192,10 +192,8 @@ def _bind_sql(engine: Engine, asset: Asset, name: str, available: Available) -> 
         ).fetchall()
         return
     if available.stored_format == TABLE and available.stored_location is not None:
-        path = _sql_string(engine.storage.path(available.stored_location))
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {quoted} AS SELECT * FROM read_parquet({path})"
-        ).fetchall()
+        query = table_query(engine.storage.path(available.stored_location))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {quoted} AS {query}").fetchall()
         return
     raise MaterializationError(
         f"{asset.file}: reads {name!r}, which is not a table; a SQL asset can read only table "
@@ -211,7 +209,7 @@ def data_query(
         return source_query(root, asset) if asset.source and asset.source.path else None
     if current is None or current.format != TABLE or current.location is None:
         return None
-    return f"SELECT * FROM read_parquet({_sql_string(storage.path(current.location))})"
+    return table_query(storage.path(current.location), current.schema)
 
 
 def source_query(root: Path, source: Asset) -> str:
@@ -247,7 +245,7 @@ def _bind_python(
     else:
         assert available.stored_format is not None
         value = engine.storage.load(
-            available.stored_format, available.stored_location, available.inline
+            available.stored_format, available.stored_location, available.inline, engine.con
         )
     return _convert(value, form, engine, asset, param)
 

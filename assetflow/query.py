@@ -13,7 +13,7 @@ from assetflow.catalog import CATALOG_FILE
 from assetflow.errors import DefinitionError, UsageError
 from assetflow.project import Config
 from assetflow.state import STATE_FILE, StateStore
-from assetflow.storage import TABLE, Storage
+from assetflow.storage import TABLE, Storage, table_query
 
 if TYPE_CHECKING:
     import duckdb
@@ -94,8 +94,8 @@ def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any
     assert current.location is not None, "a table is always stored in a file"
     con = duckdb.connect()
     try:
-        path = str(storage.path(current.location)).replace("'", "''")
-        columns, rows, text = _render(con.sql(f"SELECT * FROM read_parquet('{path}')"), limit)
+        query = table_query(storage.path(current.location), current.schema)
+        columns, rows, text = _render(con.sql(query), limit)
     finally:
         con.close()
     doc = {

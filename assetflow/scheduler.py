@@ -570,13 +570,14 @@ class Scheduler:
                 CheckResult(c.label, c.severity, False, 0, f"{c.label} needs a table")
                 for c in asset.sql_checks
             ]
-        path = str(self.world.storage.path(stored.location)).replace("'", "''")
+        from assetflow.storage import table_query
+
         reads = {t for c in asset.sql_checks for t in c.reads if t != asset.name.lower()}
         return run_sql_checks(
             self.engine.con,
             asset.sql_checks,
             asset.name,
-            f"SELECT * FROM read_parquet('{path}')",
+            table_query(self.world.storage.path(stored.location), stored.schema),
             self._queries(sorted(reads)),
         )
 

@@ -35,7 +35,7 @@ from assetflow.compute import (
 )
 from assetflow.definition import Asset
 from assetflow.errors import DefinitionError, MaterializationError
-from assetflow.storage import TABLE, Storage, Stored
+from assetflow.storage import TABLE, Storage, Stored, table_query
 
 if TYPE_CHECKING:
     from assetflow.state import Materialization
@@ -224,12 +224,11 @@ def _audit(engine: Engine, asset: Asset, job: Job, stored: Stored) -> tuple[Chec
             for c in checks
         )
     else:
-        path = str(engine.storage.path(stored.location)).replace("'", "''")
         results = tuple(
             run_checks(
                 engine.con,
                 checks,
-                f"SELECT * FROM read_parquet('{path}')",
+                table_query(engine.storage.path(stored.location), stored.schema),
                 job.check_refs,
                 asset.where,
             )

@@ -70,7 +70,9 @@ def test_json_after_a_run_has_status_schema_and_last_materialization(shop, cli):
     assert {c["name"] for c in revenue["schema"]} >= {"revenue"}
     assert nodes["kpis"]["kind"] == "python"
     assert nodes["raw_orders"]["kind"] == "source"
-    assert {"from": "stg_orders", "to": "daily_revenue"} in doc["edges"]
+    assert {"from": "stg_orders", "to": "daily_revenue", "kind": "data"} in doc["edges"]
+    # Only stg_orders' relationships check reads stg_customers: an ordering edge.
+    assert {"from": "stg_customers", "to": "stg_orders", "kind": "check"} in doc["edges"]
     assert doc["project"] == "shop" and doc["generated_at"].startswith("2026-11-22T12:00:00")
 
 
@@ -122,6 +124,8 @@ def test_selection_applies_to_every_format(shop, cli, tmp_path):
 def test_mermaid_with_status_colours_and_parses(shop, cli):
     text = cli("lineage", "--format", "mermaid", "--status", cwd=shop).stdout
     assert "classDef fresh" in text and "a_daily_revenue" in text
+    assert "  a_stg_orders --> a_daily_revenue\n" in text
+    assert "  a_stg_customers -. check .-> a_stg_orders\n" in text
     parsed = mermaid_parse(text)
     assert parsed.returncode == 0, parsed.stderr
 
@@ -129,9 +133,11 @@ def test_mermaid_with_status_colours_and_parses(shop, cli):
 def test_dot_with_status_colours_and_renders(shop, cli):
     text = cli("lineage", "--format", "dot", "--status", cwd=shop).stdout
     assert '"daily_revenue" [shape=box, style=filled' in text
+    assert '  "stg_customers" -> "stg_orders" [style=dashed, label="check"];\n' in text
     rendered = dot_render(text)
     assert rendered.returncode == 0, rendered.stderr
     assert "#d1f2d9" in rendered.stdout  # the fresh fill reaches the drawing
+    assert "stroke-dasharray" in rendered.stdout  # so does the dashed check edge
 
 
 def test_status_colours_follow_the_state(make_project, cli):
@@ -171,3 +177,49 @@ def test_columns_with_a_table_format_is_one_sentence(shop, cli, fmt):
         f"error: --columns: {fmt} draws table lineage only; use --format json, "
         "openlineage or html for column lineage."
     ]
+
+
+ORDERING = {
+    "assets/steps.py": (
+        "from assetflow import asset\n\n\n"
+        "@asset\ndef seed():\n    return 1\n\n\n"
+        "@asset\ndef lookup():\n    return 2\n\n\n"
+        "@asset(deps=['seed'])\ndef setup():\n    return 3\n\n\n"
+        "@asset\ndef table(setup):\n    return setup\n"
+    ),
+    "assets/report.sql": ("-- checks: relationships(id, ids.id)\n-- deps: seed\nSELECT 1 AS id\n"),
+    "assets/ids.sql": "SELECT 1 AS id\n",
+}
+
+
+def test_every_format_tells_ordering_edges_from_data_edges(tmp_path, cli):
+    root = tmp_path / "ordering"
+    (root / "assets").mkdir(parents=True)
+    (root / "assetflow.toml").write_text('assets = "assets"\n')
+    for rel, text in ORDERING.items():
+        (root / rel).write_text(text)
+    kinds = {(e["from"], e["to"]): e["kind"] for e in _doc(cli, root)["edges"]}
+    assert kinds == {
+        ("seed", "setup"): "deps",
+        ("setup", "table"): "data",
+        ("seed", "report"): "deps",
+        ("ids", "report"): "check",
+    }
+    mermaid = cli("lineage", "--format", "mermaid", cwd=root).stdout
+    for line in (
+        "a_seed -. deps .-> a_setup",
+        "a_setup --> a_table",
+        "a_ids -. check .-> a_report",
+    ):
+        assert f"  {line}\n" in mermaid
+    assert mermaid_parse(mermaid).returncode == 0
+    dot = cli("lineage", "--format", "dot", cwd=root).stdout
+    for line in (
+        '"seed" -> "setup" [style=dashed, label="deps"];',
+        '"setup" -> "table";',
+        '"ids" -> "report" [style=dashed, label="check"];',
+    ):
+        assert f"  {line}\n" in dot
+    rendered = dot_render(dot)
+    assert rendered.returncode == 0, rendered.stderr
+    assert rendered.stdout.count("stroke-dasharray") == 3

@@ -339,9 +339,9 @@ def test_materialize_openlineage_file_gets_start_and_complete_per_asset(shop):
     events = _events((shop / "lineage.jsonl").read_text())
     _assert_pairs(events, dict.fromkeys(TEMPLATE_ASSETS, "COMPLETE"))
     stg_orders = next(e for e in events if e["job"]["name"] == "stg_orders")
+    # stg_customers is read by stg_orders' relationships check only: ordering, not an input.
     assert stg_orders["inputs"] == [
         {"namespace": "file", "name": (shop / "data" / "orders.csv").as_posix()},
-        {"namespace": "assetflow://template", "name": "stg_customers"},
     ]
     complete = next(
         e for e in events if e["job"]["name"] == "stg_orders" and e["eventType"] == "COMPLETE"
@@ -448,23 +448,25 @@ def test_template_static_export_validates(shop):
     stg_orders = next(e for e in events if e["job"]["name"] == "stg_orders")
     assert "schema" in stg_orders["outputs"][0]["facets"]
     assert "columnLineage" in stg_orders["outputs"][0]["facets"]
+    # Its relationships check reads stg_customers: an ordering edge, not an input.
+    assert [i["name"] for i in stg_orders["inputs"]] == [(shop / "data/orders.csv").as_posix()]
 
 
-def test_run_event_emitter_aborts_a_cancelled_run_and_keeps_one_run_across_retries(shop):
-    from assetflow import events as ev
-    from assetflow.api import load
-    from assetflow.openlineage import RunEventEmitter
-
-    target = shop / "events.jsonl"
-    with RunEventEmitter(str(target), graph=load(shop).graph, namespace="ns") as emit:
-        emit(ev.AssetStarted(run_id=1, time=1.0, asset="kpis", attempt=1))
-        emit(ev.AssetStarted(run_id=1, time=2.0, asset="kpis", attempt=2))
-        emit(ev.AssetCancelled(run_id=1, time=3.0, asset="kpis"))
-        emit(ev.AssetCancelled(run_id=1, time=3.0, asset="daily_revenue"))  # never started
-
-    events = _events(target.read_text())
-    _assert_pairs(events, {"kpis": "ABORT"})
-    assert [e["eventTime"] for e in events] == [
-        "1970-01-01T00:00:01.000+00:00",
-        "1970-01-01T00:00:03.000+00:00",
-    ]
+def test_to_openlineage_inputs_leave_out_ordering_edges():
+    raw_orders, paid_orders, order_count = DOC["nodes"]
+    doc = {
+        **DOC,
+        "nodes": [
+            raw_orders,
+            paid_orders,
+            {**order_count, "upstream": ["paid_orders", "raw_orders"]},
+        ],
+        "edges": [
+            {"from": "raw_orders", "to": "paid_orders", "kind": "data"},
+            {"from": "paid_orders", "to": "order_count", "kind": "data"},
+            {"from": "raw_orders", "to": "order_count", "kind": "check"},
+        ],
+    }
+    events = {e["job"]["name"]: e for e in json.loads(to_openlineage(doc, namespace="ns"))}
+    assert [i["name"] for i in events["order_count"]["inputs"]] == ["paid_orders"]
+    assert [i["name"] for i in events["paid_orders"]["inputs"]] == ["raw_orders"]

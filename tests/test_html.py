@@ -365,6 +365,41 @@ def test_page_draws_every_asset_group_and_edge(open_page):
     assert viewer.page.text_content("#legend [data-status=stale]") == "stale 1"
 
 
+def _dashed(page: Any) -> list[str]:
+    """The edges drawn dashed, as ``from>to``."""
+    return page.eval_on_selector_all(
+        "path.edge",
+        "els => els.filter(e => getComputedStyle(e).strokeDasharray !== 'none')"
+        ".map(e => e.dataset.from + '>' + e.dataset.to)",
+    )
+
+
+def test_page_draws_ordering_edges_dashed_and_names_their_kind(open_page):
+    nodes = [
+        _node("raw", "source", "default", []),
+        _node("seed", "python", "default", []),
+        _node("ids", "sql", "default", ["raw"]),
+        _node("report", "sql", "default", ["ids", "raw", "seed"]),
+    ]
+    edges = [
+        {"from": "raw", "to": "ids", "kind": "data"},
+        {"from": "raw", "to": "report", "kind": "data"},
+        {"from": "ids", "to": "report", "kind": "check"},
+        {"from": "seed", "to": "report", "kind": "deps"},
+    ]
+    viewer = open_page({"project": "kinds", "nodes": nodes, "edges": edges})
+    page = viewer.page
+    assert sorted(_dashed(page)) == ["ids>report", "seed>report"]
+    assert page.get_attribute("path.edge[data-from=ids]", "data-kind") == "check"
+    assert page.text_content("path.edge[data-from=seed] title") == "deps: ordering only"
+    assert "ordering only" in page.text_content("#legend")
+    page.click("[data-asset=report]")
+    upstream = page.text_content("#details dl dd:nth-of-type(6)")
+    assert upstream.split() == ["raw", "ids", "(check)", "seed", "(deps)"]
+    page.click("#details [data-goto=raw]")
+    assert page.text_content("#details dl dd:nth-of-type(7)").split() == ["ids", "report"]
+
+
 def test_page_click_asset_shows_its_details(open_page):
     viewer = open_page(_shop_document())
     page = viewer.page
@@ -591,6 +626,8 @@ def test_template_page_end_to_end(shop, open_page):
     page = viewer.page
     assert sorted(viewer.assets()) == sorted(n["name"] for n in doc["nodes"])
     assert "stg_orders" in viewer.assets(".status-stale")
+    # The relationships checks' reads are ordering edges, drawn dashed.
+    assert sorted(_dashed(page)) == ["stg_customers>stg_orders", "stg_orders>stg_payments"]
 
     page.click("[data-asset=stg_orders]")
     assert page.text_content("#details-kind") == "sql"

@@ -75,7 +75,7 @@ def test_lineage_json_on_the_template(shop, cli):
     result = cli("lineage", "--format", "json", cwd=shop)
     doc = json.loads(result.stdout)
     assert doc["schema_version"] == 2
-    assert {"from": "stg_orders", "to": "daily_revenue"} in doc["edges"]
+    assert {"from": "stg_orders", "to": "daily_revenue", "kind": "data"} in doc["edges"]
     assert {n["name"] for n in doc["nodes"]} >= {"kpis", "raw_payments"}
     edge_ends = {e["from"] for e in doc["edges"]} | {e["to"] for e in doc["edges"]}
     assert edge_ends <= {n["name"] for n in doc["nodes"]}

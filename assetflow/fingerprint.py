@@ -37,7 +37,6 @@ from typing import Any
 
 from assetflow.definition import Asset, AssetFunction, AssetOptions
 from assetflow.graph import AssetGraph
-from assetflow.sql import normalize_sql
 
 _Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 _Chain = tuple[str, ...]  # a global name and the attributes read from it: ("_lib", "triple")
@@ -92,8 +91,8 @@ def _version(asset: Asset, tracer: _Tracer) -> tuple[str, _Reads]:
     if asset.options.version is not None:
         return _hash(b"pinned:" + asset.options.version.encode()), frozenset()
     if asset.kind == "sql":
-        query = normalize_sql(asset.sql.query)
-        return _hash(b"sql\0" + query.encode(), asset.options), frozenset()
+        # DuckDB's parse tree, digested at load: see assetflow/sql_tree.py.
+        return _hash(b"sql\0" + asset.sql.tree.encode(), asset.options), frozenset()
     return tracer.version(asset)
 
 
@@ -215,7 +214,7 @@ def _identity(asset: Asset, tracer: _Tracer) -> str:
     if asset.options.version is not None:
         declared = f"pinned\0{asset.options.version}"
     elif asset.kind == "sql":
-        declared = f"sql\0{asset.file}\0{asset.sql.query}"
+        declared = f"sql\0{asset.file}\0{asset.sql.tree}"
     else:
         assert isinstance(asset.fn, FunctionType), f"python asset {asset.name} has no function"
         declared = f"python\0{asset.file}\0{tracer.where(asset.fn)}"

@@ -400,7 +400,8 @@ class _SqlCache:
     """Parsed ``.sql`` files by content, so an unchanged project never imports sqlglot.
 
     Keyed by a hash of the file's text, its path (error messages and options
-    name it) and the versions of assetflow and sqlglot.
+    name it) and the versions of assetflow, sqlglot and DuckDB (whose parse
+    tree the code version hashes).
     """
 
     def __init__(self, path: Path) -> None:
@@ -417,7 +418,7 @@ class _SqlCache:
 
             from assetflow import __version__
 
-            self._versions = f"{__version__}|{version('sqlglot')}"
+            self._versions = f"{__version__}|{version('sqlglot')}|{version('duckdb')}"
         return hashlib.sha256(f"{self._versions}|{rel}|{text}".encode()).hexdigest()
 
     def parse(self, text: str, rel: str) -> SqlDefinition:
@@ -425,7 +426,7 @@ class _SqlCache:
 
         key = self._key(text, rel)
         entry = self.entries.get(key)
-        if entry is not None:
+        if entry is not None and entry.keys() == SqlDefinition.__dataclass_fields__.keys():
             return SqlDefinition(
                 **{
                     **entry,

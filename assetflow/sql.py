@@ -57,6 +57,8 @@ class SqlDefinition:
         options: Header options, keys as written, values parsed.
         options_lines: The 1-based line of each header option.
         body_line: The 1-based line where the query starts.
+        tree: A digest of DuckDB's parse tree of the query, which the code version
+            hashes (see :mod:`assetflow.sql_tree`).
     """
 
     query: str
@@ -65,6 +67,7 @@ class SqlDefinition:
     options: dict[str, object]
     options_lines: dict[str, int]
     body_line: int
+    tree: str
 
 
 def parse_sql_asset(text: str, *, path: str) -> SqlDefinition:
@@ -76,54 +79,38 @@ def parse_sql_asset(text: str, *, path: str) -> SqlDefinition:
 
     Raises:
         DefinitionError: a header option is unknown, repeated, empty or of the wrong type.
-        SqlSyntaxError: the query does not parse, or the file is not exactly one allowed query.
+        SqlSyntaxError: the query does not parse (with sqlglot, then with DuckDB), the file
+            is not exactly one allowed query, or it holds dbt/Jinja templating.
 
     Example:
         >>> d = parse_sql_asset("WITH o AS (SELECT * FROM raw) SELECT * FROM o", path="a.sql")
         >>> sorted(d.deps)
         ['raw']
     """
+    from assetflow.sql_tree import parse_tree
+
     lines = text.split("\n")
     body_line = _header_end(lines)
     options, options_lines = _parse_header(lines[: body_line - 1], path)
-    query = _parse_query(text, path=path, body_line=body_line if body_line <= len(lines) else 1)
+    body = "\n".join(lines[body_line - 1 :])
+    try:
+        query = _parse_query(text, path=path, body_line=body_line if body_line <= len(lines) else 1)
+        tree = parse_tree(body, path=path, first_line=body_line)
+    except SqlSyntaxError:
+        templating = _templating_error(lines, path)
+        if templating is not None:
+            raise templating from None
+        raise
     deps, external_reads = _find_reads(query)
     return SqlDefinition(
-        query="\n".join(lines[body_line - 1 :]),
+        query=body,
         deps=deps,
         external_reads=external_reads,
         options=options,
         options_lines=options_lines,
         body_line=body_line,
+        tree=tree,
     )
-
-
-def normalize_sql(query: str) -> str:
-    """A canonical form of ``query`` for code versioning.
-
-    Comments, whitespace, keyword case and the case of unquoted column and table
-    references do not change it; any other change (a literal, a column, a table,
-    the case of an alias, which DuckDB keeps in output column names) does.
-
-    Raises:
-        SqlSyntaxError: ``query`` does not parse.
-
-    Example:
-        >>> normalize_sql("select  A -- the key\\nfrom T")
-        'SELECT a FROM t'
-    """
-    from sqlglot import exp
-
-    dialect = _dialect()
-    tokens = _tokenize(query, path="<query>", fallback_line=1)
-    statements = [_parse_tokens(chunk, query, "<query>") for chunk in _statements(tokens)]
-    for statement in statements:
-        for identifier in statement.find_all(exp.Identifier):
-            # Only references are folded: DuckDB resolves them case-insensitively, but
-            # it keeps an alias's case in the output's column names (AS Total).
-            if not identifier.quoted and isinstance(identifier.parent, (exp.Column, exp.Table)):
-                identifier.set("this", identifier.this.lower())
-    return "; ".join(s.sql(dialect=dialect, comments=False) for s in statements)
 
 
 def split_top_level(value: str) -> list[str]:
@@ -161,6 +148,44 @@ def _header_end(lines: list[str]) -> int:
         if stripped and not stripped.startswith("--"):
             return number
     return len(lines) + 1
+
+
+# A dbt/Jinja tag, or an opener whose closer is missing.
+_TEMPLATING = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{[{%#]", re.DOTALL)
+_JINJA_CALL = re.compile(r"\{\{-?\s*(ref|source|config)\s*\((.*)\)\s*-?\}\}", re.DOTALL)
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+
+
+def _templating_error(lines: list[str], path: str) -> SqlSyntaxError | None:
+    """The error for dbt/Jinja templating (``{{ ref('x') }}``) outside comment lines, if any."""
+    for number, line in enumerate(lines, start=1):
+        opener = re.search(r"\{[{%#]", line)
+        if opener is None or line.strip().startswith("--"):
+            continue
+        found = _TEMPLATING.search("\n".join(lines[number - 1 :]), opener.start())
+        tag = found[0] if found else line.strip()
+        shown = tag if len(tag) <= 60 else tag[:57] + "..."
+        return SqlSyntaxError(
+            f"{path}:{number}: {shown} is dbt/Jinja templating, which assetflow does not "
+            f"support; {_instead(tag)}"
+        )
+    return None
+
+
+def _instead(tag: str) -> str:
+    """What to write instead of one templating tag."""
+    call = _JINJA_CALL.fullmatch(tag)
+    names = [a or b for a, b in _QUOTED.findall(call[2])] if call else []
+    if call and call[1] == "ref" and names:
+        return f"a query reads an upstream asset by its name, so write {names[-1]} instead."
+    if call and call[1] == "source" and names:
+        return (
+            f'declare the source in a .py file ({names[-1]} = source("path/to/file.csv")) '
+            f"and write {names[-1]} instead."
+        )
+    if call and call[1] == "config":
+        return "write its settings as header options, one '-- key: value' line each, instead."
+    return "write plain DuckDB SQL instead: a .sql asset is one query, run as written."
 
 
 def _parse_header(lines: list[str], path: str) -> tuple[dict[str, object], dict[str, int]]:

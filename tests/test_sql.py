@@ -21,7 +21,7 @@ import pytest
 
 import assetflow.sql
 from assetflow.errors import DefinitionError, SqlSyntaxError
-from assetflow.sql import normalize_sql, parse_sql_asset, split_top_level
+from assetflow.sql import parse_sql_asset, split_top_level
 
 ROOT = Path(__file__).resolve().parent.parent
 DEP_CASES = sorted((Path(__file__).parent / "fixtures" / "sql_deps").glob("*.sql"))
@@ -375,51 +375,6 @@ def test_sql_definition_is_frozen() -> None:
 )
 def test_split_top_level(value: str, parts: list[str]) -> None:
     assert split_top_level(value) == parts
-
-
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [
-        ("SELECT a FROM t", "SELECT a -- the key\nFROM t /* table */"),
-        ("SELECT a, b FROM t", "SELECT   a ,\n\tb\n\nFROM   t;"),
-        ("SELECT sum(a) FROM t WHERE b > 1", "select SUM(a) from t where b > 1"),
-        ("SELECT a FROM t", "SELECT A FROM T"),
-        ("SELECT my_fn(a)::int FROM t", "SELECT MY_FN(a)::INT FROM t"),
-    ],
-    ids=["comments", "whitespace", "keyword-case", "identifier-case", "function-and-type-case"],
-)
-def test_normalize_sql_equal(first: str, second: str) -> None:
-    assert normalize_sql(first) == normalize_sql(second)
-
-
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [
-        ("SELECT a FROM t WHERE b > 1", "SELECT a FROM t WHERE b > 2"),
-        ("SELECT 'open' FROM t", "SELECT 'OPEN' FROM t"),
-        ("SELECT a FROM t", "SELECT b FROM t"),
-        ("SELECT a FROM t", "SELECT a FROM u"),
-        ('SELECT "A" FROM t', 'SELECT "a" FROM t'),
-        ("SELECT a AS Total FROM t", "SELECT a AS total FROM t"),
-        ("SELECT x FROM t AS s(Col)", "SELECT x FROM t AS s(col)"),
-    ],
-    ids=[
-        "number",
-        "string-case",
-        "column",
-        "table",
-        "quoted-identifier-case",
-        "alias-case-is-output-name",
-        "column-alias-case",
-    ],
-)
-def test_normalize_sql_different(first: str, second: str) -> None:
-    assert normalize_sql(first) != normalize_sql(second)
-
-
-def test_normalize_sql_syntax_error() -> None:
-    with pytest.raises(SqlSyntaxError, match=r"^<query>:2: syntax error: "):
-        normalize_sql("SELECT 1\nFROM t a b c")
 
 
 def test_sql_import_does_not_import_sqlglot() -> None:

@@ -29,6 +29,12 @@ TEMPLATE_ASSETS = frozenset(
 TEMPLATE = Path(__file__).parent.parent / "project_template"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("differential", "tests/test_differential.py")
+    group.addoption("--seeds", type=int, help="Run the differential test on seeds 0..N-1.")
+    group.addoption("--seed", type=int, help="Replay one seed of the differential test.")
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> Callable[[str], Path]:
     """Copy ``tests/projects/<name>`` (or ``template``) into tmp_path and return the copy."""

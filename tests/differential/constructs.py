@@ -1,0 +1,304 @@
+"""The Python building blocks of generated assets, rendered as source text.
+
+A construct is a piece of module-level code (a constant, a helper, a class, a
+lambda, ...) that an asset's expression reaches through one name, its *entry*.
+Each kind lists its integer parameters (a semantic edit changes one) and how it
+turns an int expression ``x`` into another; a cosmetic style (comments, blank
+lines, docstrings, spacing) changes its text but never its value.
+
+The kinds cover what a code version must follow: plain and non-plain constants,
+helpers calling helpers, methods, bound defaults, lambdas and lambda defaults,
+closures, parameters of nested functions shadowing module names, project-local
+decorators with and without ``functools.wraps``, ``functools.partial`` and
+callable instances.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """How one kind of construct is written."""
+
+    params: dict[str, tuple[int, int]]  # name -> inclusive range
+    defs: str  # module-level code; {i} is the construct's id, params by name
+    entry: str  # the name the asset's expression reads
+    expr: str  # {x}: the inner int expression, {e}: the (qualified) entry
+    aux: str = ""  # code placed in another project module, read by ``defs`` as {aux}NAME
+
+
+KINDS: dict[str, Kind] = {
+    "const_int": Kind({"a": (2, 9)}, "FACTOR_{i} = {a}\n", "FACTOR_{i}", "({x}) * {e}"),
+    "const_str": Kind({"a": (1, 6)}, 'LABEL_{i} = "{a_str}"\n', "LABEL_{i}", "({x}) + len({e})"),
+    "const_tuple": Kind(
+        {"a": (0, 5), "b": (1, 5)},
+        "WEIGHTS_{i} = (1, {a}, {b})\n",
+        "WEIGHTS_{i}",
+        "({x}) * sum({e})",
+    ),
+    "const_dict": Kind(
+        {"a": (0, 9), "b": (0, 9)},
+        'BONUS_{i} = {{"a": {a}, "c": {b}}}\n',
+        "BONUS_{i}",
+        "({x}) + {e}.get(k, 1)",
+    ),
+    "fraction": Kind(
+        {"a": (1, 9), "b": (1, 4)},
+        "RATIO_{i} = Fraction({a}, {b})\n",
+        "RATIO_{i}",
+        "int(({x}) * {e})",
+    ),
+    "decimal": Kind(
+        {"a": (1, 3), "b": (0, 9)},
+        'RATE_{i} = Decimal("{a}.{b}")\n',
+        "RATE_{i}",
+        "int(({x}) * {e})",
+    ),
+    "dataclass": Kind(
+        {"a": (1, 5), "b": (0, 9)},
+        "@dataclass(frozen=True)\nclass Cfg_{i}:\n    mult: int\n    add: int = {b}\n\n\n"
+        "CFG_{i} = Cfg_{i}({a})\n",
+        "CFG_{i}",
+        "({x}) * {e}.mult + {e}.add",
+    ),
+    "frozenset": Kind(
+        {"a": (0, 5), "b": (0, 5)},
+        "PAIRS_{i} = frozenset({{(1, {a}), (2, {b})}})\n",
+        "PAIRS_{i}",
+        "({x}) + sum(p * q for p, q in {e})",
+    ),
+    "enum": Kind(
+        {"a": (1, 4), "b": (5, 8), "c": (0, 1)},
+        "class Mode_{i}(Enum):\n    LOW = {a}\n    HIGH = {b}\n\n\nMODE_{i} = Mode_{i}.{c_mode}\n",
+        "MODE_{i}",
+        "({x}) * {e}.value",
+    ),
+    "helper": Kind(
+        {"a": (1, 5), "b": (0, 9)},
+        "def scale_{i}(x):\n    return x * {a} + {b}\n",
+        "scale_{i}",
+        "{e}({x})",
+    ),
+    "helper_chain": Kind(
+        {"a": (1, 5), "b": (0, 9)},
+        "def outer_{i}(x):\n    return inner_{i}(x) + {b}\n\n\n"
+        "def inner_{i}(x):\n    return x * K_{i}\n\n\nK_{i} = {a}\n",
+        "outer_{i}",
+        "{e}({x})",
+    ),
+    "cross_module": Kind(
+        {"a": (0, 9)},
+        "def shift_{i}(x):\n    return x + {aux}OFF_{i}\n",
+        "shift_{i}",
+        "{e}({x})",
+        aux="OFF_{i} = {a}\n",
+    ),
+    "method": Kind(
+        {"a": (1, 5), "b": (0, 9)},
+        "class Scaler_{i}:\n    def __init__(self, m):\n        self.m = m\n\n"
+        "    def apply(self, x):\n        return x * self.m + {b}\n\n\n"
+        "SCALER_{i} = Scaler_{i}({a})\n",
+        "SCALER_{i}",
+        "{e}.apply({x})",
+    ),
+    "bound_default": Kind(
+        {"a": (1, 9)},
+        "FACTOR_{i} = {a}\n\n\ndef bound_{i}(x, factor=FACTOR_{i}):\n    return x * factor\n",
+        "bound_{i}",
+        "{e}({x})",
+    ),
+    "lambda_const": Kind(
+        {"a": (1, 9)},
+        "K_{i} = {a}\nfn_{i} = lambda x: x * K_{i}  # noqa: E731\n",
+        "fn_{i}",
+        "{e}({x})",
+    ),
+    "lambda_helper": Kind(
+        {"a": (0, 9)},
+        "def base_{i}(x):\n    return x + {a}\n\n\n"
+        "fn_{i} = lambda x: base_{i}(x) * 2  # noqa: E731\n",
+        "fn_{i}",
+        "{e}({x})",
+    ),
+    "lambda_default": Kind(
+        {"a": (0, 9)},
+        "K_{i} = {a}\nfn_{i} = lambda x, k=K_{i}: x + k  # noqa: E731\n",
+        "fn_{i}",
+        "{e}({x})",
+    ),
+    "closure": Kind(
+        {"a": (1, 5), "b": (0, 9)},
+        "def make_{i}(k):\n    def inner(x):\n        return x * k + {b}\n\n    return inner\n\n\n"
+        "fn_{i} = make_{i}({a})\n",
+        "fn_{i}",
+        "{e}({x})",
+    ),
+    "shadow_param": Kind(
+        {"a": (1, 9), "b": (0, 9)},
+        "K_{i} = {a}\n\n\ndef shadow_{i}(x):\n    def inner(K_{i}):\n        return x + K_{i}\n\n"
+        "    return inner({b}) * K_{i}\n",
+        "shadow_{i}",
+        "{e}({x})",
+    ),
+    "shadow_lambda": Kind(
+        {"a": (1, 9), "b": (0, 9)},
+        "K_{i} = {a}\n\n\ndef shadow_{i}(x):\n    return (lambda K_{i}: x + K_{i})({b}) * K_{i}\n",
+        "shadow_{i}",
+        "{e}({x})",
+    ),
+    "shadow_comprehension": Kind(
+        {"a": (1, 9)},
+        "K_{i} = {a}\n\n\ndef shadow_{i}(x):\n    return sum(K_{i} for K_{i} in (x, 1)) * K_{i}\n",
+        "shadow_{i}",
+        "{e}({x})",
+    ),
+    "decorator_wraps": Kind(
+        {"a": (0, 9), "b": (0, 9)},
+        "def twice_{i}(fn):\n    @functools.wraps(fn)\n    def wrapper(x):\n"
+        "        return fn(fn(x)) + {b}\n\n    return wrapper\n\n\n"
+        "@twice_{i}\ndef bump_{i}(x):\n    return x + {a}\n",
+        "bump_{i}",
+        "{e}({x})",
+    ),
+    "decorator_plain": Kind(
+        {"a": (0, 9), "b": (0, 9)},
+        "def twice_{i}(fn):\n    def wrapper(x):\n        return fn(fn(x)) + {b}\n\n"
+        "    return wrapper\n\n\n@twice_{i}\ndef bump_{i}(x):\n    return x + {a}\n",
+        "bump_{i}",
+        "{e}({x})",
+    ),
+    "lru_cache": Kind(
+        {"a": (1, 9)},
+        "@functools.lru_cache(maxsize=None)\ndef cached_{i}(x):\n    return x * {a} + 1\n",
+        "cached_{i}",
+        "{e}({x})",
+    ),
+    "partial": Kind(
+        {"a": (1, 9), "b": (0, 9)},
+        "def mul_{i}(a, x):\n    return a * x + {b}\n\n\n"
+        "part_{i} = functools.partial(mul_{i}, {a})\n",
+        "part_{i}",
+        "{e}({x})",
+    ),
+    "callable": Kind(
+        {"a": (0, 9), "b": (1, 3)},
+        "class Adder_{i}:\n    def __init__(self, n):\n        self.n = n\n\n"
+        "    def __call__(self, x):\n        return x + self.n * {b}\n\n\n"
+        "add_{i} = Adder_{i}({a})\n",
+        "add_{i}",
+        "{e}({x})",
+    ),
+    "derived_const": Kind(
+        {"a": (0, 9), "b": (1, 4)},
+        "BASE_{i} = {a}\nDERIVED_{i} = BASE_{i} * {b} + 1\n",
+        "DERIVED_{i}",
+        "({x}) + {e}",
+    ),
+    "augmented_const": Kind(
+        {"a": (0, 9), "b": (0, 9)},
+        "LIMIT_{i} = {a}\nLIMIT_{i} += {b}\n",
+        "LIMIT_{i}",
+        "({x}) + {e}",
+    ),
+}
+
+
+@dataclass(slots=True)
+class Construct:
+    """One construct of a generated project, placed in a module."""
+
+    kind: str
+    cid: int
+    home: str  # module stem it is defined in: "m0", "_lib1"
+    params: dict[str, int]
+    aux: str = ""  # for kinds with aux code: the module holding it
+    aux_access: str = "from"  # how ``home`` reads the aux name: from, module, star
+    style: int = 0  # 0: as written; else the seed of a cosmetic variation
+    users: list[str] = field(default_factory=list)  # asset names that read it
+
+    @property
+    def entry(self) -> str:
+        return KINDS[self.kind].entry.format(i=self.cid)
+
+    def _values(self) -> dict[str, object]:
+        p = self.params
+        values: dict[str, object] = {"i": self.cid, **p}
+        values["a_str"] = "x" * p.get("a", 1)
+        values["c_mode"] = ("LOW", "HIGH")[p["c"]] if self.kind == "enum" else ""
+        if self.aux_access == "module":
+            values["aux"] = f"{self.aux}."
+        else:
+            values["aux"] = ""
+        return values
+
+    def defs(self) -> str:
+        """The code in ``home``, with its cosmetic style."""
+        return stylize(KINDS[self.kind].defs.format(**self._values()), self.style)
+
+    def aux_defs(self) -> str:
+        """The code in ``aux`` (empty for most kinds)."""
+        return stylize(KINDS[self.kind].aux.format(**self._values()), self.style)
+
+    def home_imports(self) -> list[str]:
+        """Import lines ``home`` needs to read the aux name."""
+        if not KINDS[self.kind].aux:
+            return []
+        name = f"OFF_{self.cid}"
+        return [
+            {
+                "from": f"from .{self.aux} import {name}",
+                "module": f"from . import {self.aux}",
+                "star": f"from .{self.aux} import *",
+            }[self.aux_access]
+        ]
+
+    def expr(self, x: str, entry: str) -> str:
+        return KINDS[self.kind].expr.format(x=x, e=entry)
+
+    def edit_param(self, rng: random.Random) -> str:
+        """Change one parameter to another value; return ``"a: 3 → 5"``."""
+        name = rng.choice(sorted(self.params))
+        low, high = KINDS[self.kind].params[name]
+        old = self.params[name]
+        new = rng.choice([v for v in range(low, high + 1) if v != old])
+        self.params[name] = new
+        return f"{name}: {old} → {new}"
+
+
+def new_construct(rng: random.Random, kind: str, cid: int, home: str) -> Construct:
+    params = {n: rng.randint(low, high) for n, (low, high) in KINDS[kind].params.items()}
+    return Construct(kind=kind, cid=cid, home=home, params=params)
+
+
+def stylize(text: str, style: int) -> str:
+    """``text`` with comments, blank lines, docstrings and spacing chosen by ``style``.
+
+    The result parses to the same syntax tree apart from docstrings, so every
+    value it computes is unchanged.
+    """
+    if not style or not text:
+        return text
+    rng = random.Random(style)
+    out: list[str] = []
+    if rng.random() < 0.5:
+        out.append(f"# section {style % 97}")
+    for line in text.splitlines():
+        stripped = line.strip()
+        indent = line[: len(line) - len(line.lstrip())]
+        if stripped and rng.random() < 0.2:
+            out.append(f"{indent}# why: step {rng.randint(1, 99)}")
+        if stripped and rng.random() < 0.15:
+            out.append("")
+        if stripped and "#" not in line and rng.random() < 0.3:
+            line = f"{line}  # {rng.choice(['keep', 'tuned', 'see notes', 'TODO later'])}"
+        if rng.random() < 0.4:
+            line = line.replace(" * ", "*", 1) if "import" not in line else line
+        if rng.random() < 0.4:
+            line = line.replace(" + ", "+", 1)
+        out.append(line)
+        if stripped.startswith(("def ", "class ")) and rng.random() < 0.5:
+            out.append(f'{indent}    """Docstring {rng.randint(1, 999)}: does its job."""')
+    return "\n".join(out) + "\n"

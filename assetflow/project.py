@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assetflow.bytecode import PREFIX, SourceLoader, install_finder
 from assetflow.definition import (
     Asset,
     AssetFunction,
@@ -222,7 +223,8 @@ def load_project(config: Config) -> Project:
     Raises:
         DefinitionError: a file does not import or parse, or a declaration is invalid.
     """
-    package = f"_assetflow_{next(_load_counter)}"
+    package = f"{PREFIX}{next(_load_counter)}"
+    install_finder()
     new_package(package, config.assets_dir)
     sql_cache = _SqlCache(config.state_dir / "cache" / "sql.json")
     found: list[Asset] = []
@@ -321,7 +323,10 @@ def new_package(name: str, directory: Path) -> types.ModuleType:
     init = directory / "__init__.py"
     if init.is_file():
         spec = importlib.util.spec_from_file_location(
-            name, init, submodule_search_locations=[str(directory)]
+            name,
+            init,
+            loader=SourceLoader(name, str(init)),
+            submodule_search_locations=[str(directory)],
         )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -346,7 +351,7 @@ def import_file(path: Path, rel: str, package: str, assets_dir: Path) -> types.M
     name = f"{parent}.{parts[-1]}"
     if name in sys.modules:  # imported already under this package: by an earlier job, say
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=SourceLoader(name, str(path)))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

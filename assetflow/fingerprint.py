@@ -7,9 +7,9 @@ change its output. A SQL asset's hashes its normalized query and options.
 ``version="..."`` pins either. Code outside the project (libraries, the
 standard library, builtins) is not followed: library versions are not tracked.
 
-Tracing a Python asset records every read its version rests on: which
-project file was parsed for a module, and what each looked-up module-level
-name held (see ``_Tracer.token``). :func:`cached_code_versions` keeps each
+Tracing a Python asset (:mod:`assetflow.trace`) records every read its
+version rests on: which project file was parsed for a module, and what each
+looked-up module-level name held (see ``Tracer.token``). :func:`cached_code_versions` keeps each
 version with its reads and reuses it while every read sees the same thing.
 
 Example:
@@ -19,40 +19,25 @@ Example:
 
 from __future__ import annotations
 
-import ast
 import gc
-import importlib.util
-import inspect
 import json
 import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
-from types import CodeType, FunctionType, ModuleType
+from types import FunctionType
 from typing import Any
 
-from assetflow.definition import Asset, AssetFunction, AssetOptions
+from assetflow.definition import Asset, AssetOptions
 from assetflow.graph import AssetGraph
+from assetflow.trace import UNTRACKED, Read, Reads, Tracer
 
-_Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-_Chain = tuple[str, ...]  # a global name and the attributes read from it: ("_lib", "triple")
-_NOTED = frozenset(
-    {ast.Attribute, ast.arg, ast.Global, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef}
-)
-_SCALARS = (int, float, complex, str, bytes, bool, type(None))
-_PLAIN_LIMIT = 10_000  # items; a larger imported value is not tracked
-
-# What a version rests on: (kind, module without the package prefix, name, what was seen).
-# "f": the file parsed for the module (relative to the assets folder), "n": the
-# token of a module-level name, "p": a digest of the plain value of a name.
-_Read = tuple[str, str, str, str]
-_Reads = frozenset[_Read]
-_UNTRACKED: _Read = ("?", "", "", "")  # rests on something no read describes: never reused
-_MISSING = object()
+_Read = Read
+_Reads = Reads
+_UNTRACKED = UNTRACKED
 
 
 def code_versions(graph: AssetGraph, package: str) -> dict[str, str]:
@@ -64,10 +49,10 @@ def code_versions(graph: AssetGraph, package: str) -> dict[str, str]:
             (``Project.package``); only modules under it are followed.
     """
     assets = [a for a in graph if a.kind != "source"]
-    return {name: version for name, (version, _) in _trace(assets, _Tracer(package)).items()}
+    return {name: version for name, (version, _) in _trace(assets, Tracer(package)).items()}
 
 
-def _trace(assets: Iterable[Asset], tracer: _Tracer) -> dict[str, tuple[str, _Reads]]:
+def _trace(assets: Iterable[Asset], tracer: Tracer) -> dict[str, tuple[str, _Reads]]:
     """Each asset's version and the reads it rests on (none for SQL and pinned ones)."""
     with _collector_paused():
         return {a.name: _version(a, tracer) for a in assets}
@@ -87,13 +72,14 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _version(asset: Asset, tracer: _Tracer) -> tuple[str, _Reads]:
+def _version(asset: Asset, tracer: Tracer) -> tuple[str, _Reads]:
     if asset.options.version is not None:
         return _hash(b"pinned:" + asset.options.version.encode()), frozenset()
     if asset.kind == "sql":
         # DuckDB's parse tree, digested at load: see assetflow/sql_tree.py.
         return _hash(b"sql\0" + asset.sql.tree.encode(), asset.options), frozenset()
-    return tracer.version(asset)
+    traced = tracer.trace(asset)
+    return _hash(traced.parts, asset.options), traced.reads
 
 
 CACHE_FILE = "code_versions.json"  # the versions of one set of file signatures: no-op runs
@@ -113,8 +99,9 @@ def cached_code_versions(
 
     While no .py or .sql file under the assets folder changed (same paths,
     sizes and modification times), every version is reused at the cost of one
-    ``os.walk``: the files stand for everything the versions depend on, apart
-    from run-time state such as an import chosen by an environment variable.
+    ``os.walk`` and a look at the module-level names the traces read: the
+    files stand for the code, and the names for what importing it made (a
+    constant read from a file or chosen by an environment variable).
 
     After an edit, each version is reused while its asset is declared the same
     way (file, function, line, output options), every module-level name its
@@ -144,10 +131,10 @@ def cached_code_versions(
     files = _file_signatures(assets_dir)
     signature = _signature(files)
     assets = [a for a in graph if a.kind != "source"]
-    versions = _versions_for(cache_dir / CACHE_FILE, signature, assets)
+    tracer = Tracer(package, files_root=f"{assets_dir}{os.sep}")
+    versions = _versions_for(cache_dir / CACHE_FILE, signature, assets, tracer)
     if versions is not None:
         return versions
-    tracer = _Tracer(package, files_root=f"{assets_dir}{os.sep}")
     with _collector_paused():  # the reads are many small objects too
         cache = _Cache.load(cache_dir / READS_FILE, files, tracer)
         identities = {a.name: _identity(a, tracer) for a in assets}
@@ -164,10 +151,11 @@ def cached_code_versions(
             stable = {rel: sig for rel, sig in files.items() if sig[1] < now_ns - _RACY_NS}
             records = {name: (identities[name], *computed[name]) for name in computed}
             cache.save(cache_dir / READS_FILE, stable, reused, records)
-            vouched = signature if len(stable) == len(files) else None
+            names = _name_reads(cache, reused, computed)
+            vouched = signature if len(stable) == len(files) and names is not None else None
             _write_json(
                 cache_dir / CACHE_FILE,
-                {"key": _cache_key(), "signature": vouched, "versions": versions},
+                {"key": _cache_key(), "signature": vouched, "versions": versions, "reads": names},
             )
     return versions
 
@@ -193,22 +181,43 @@ def _signature(files: Mapping[str, tuple[int, int]]) -> str:
     return h.hexdigest()
 
 
-def _versions_for(path: Path, signature: str, assets: list[Asset]) -> dict[str, str] | None:
-    """The versions stored at ``path`` for files with ``signature``, if they cover ``assets``."""
+def _versions_for(
+    path: Path, signature: str, assets: list[Asset], tracer: Tracer
+) -> dict[str, str] | None:
+    """The versions stored at ``path`` for files with ``signature``, if they cover ``assets``.
+
+    The names the traces looked up must still hold what they held (see :func:`_name_reads`).
+    """
     try:
         data = json.loads(path.read_text())
         if data["key"] != _cache_key() or data["signature"] != signature:
             return None
         stored = data["versions"]
         versions = {a.name: stored[a.name] for a in assets}
-        if len(stored) == len(versions) and all(isinstance(v, str) for v in versions.values()):
+        if len(stored) != len(versions) or not all(isinstance(v, str) for v in versions.values()):
+            return None
+        if all(tracer.holds(_as_read(read)) for read in data["reads"]):
             return versions
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
 
 
-def _identity(asset: Asset, tracer: _Tracer) -> str:
+def _name_reads(
+    cache: _Cache, reused: Iterable[str], computed: Mapping[str, tuple[str, _Reads]]
+) -> list[_Read] | None:
+    """The looked-up names all versions rest on (files aside), or None if one rests on more."""
+    found: set[_Read] = set()
+    for name in reused:
+        found.update(cache.reads_of(name))
+    for _, reads in computed.values():
+        found.update(reads)
+    if _UNTRACKED in found:
+        return None
+    return sorted(r for r in found if r[0] != "f")
+
+
+def _identity(asset: Asset, tracer: Tracer) -> str:
     """A digest of how ``asset`` is declared: the part of its version that no read covers."""
     options = repr(asset.options.fingerprint_items())
     if asset.options.version is not None:
@@ -232,7 +241,7 @@ class _Cache:
 
     def __init__(
         self,
-        tracer: _Tracer,
+        tracer: Tracer,
         reads: list[Any] | None = None,
         assets: dict[str, Any] | None = None,
         unchanged: frozenset[str] = frozenset(),
@@ -244,7 +253,7 @@ class _Cache:
         self._holds: dict[int, bool] = {}  # read index -> sees the same as when made
 
     @classmethod
-    def load(cls, path: Path, files: Mapping[str, tuple[int, int]], tracer: _Tracer) -> _Cache:
+    def load(cls, path: Path, files: Mapping[str, tuple[int, int]], tracer: Tracer) -> _Cache:
         """The cache at ``path``; an empty one if it is missing, unreadable or another version's."""
         try:
             data = json.loads(path.read_text())
@@ -275,6 +284,10 @@ class _Cache:
             file = read[0] != "f" or not read[3] or read[3] in self.unchanged
             self._holds[i] = file and self.tracer.holds(read)
         return self._holds[i]
+
+    def reads_of(self, name: str) -> list[_Read]:
+        """The reads a reused entry rests on."""
+        return [_as_read(self.reads[i]) for i in self.assets[name][2]]
 
     def save(
         self,
@@ -331,399 +344,3 @@ def _hash(data: bytes, options: AssetOptions | None = None) -> str:
     for item in options.fingerprint_items() if options is not None else ():
         h.update(b"\0" + repr(item).encode())
     return h.hexdigest()
-
-
-@dataclass(slots=True, eq=False)
-class _Entry:
-    """One definition an asset's code depends on: its digest and what it references."""
-
-    key: str  # "staging.orders:_clean": the module without the per-load package prefix
-    digest: bytes
-    module: str
-    refs: frozenset[_Chain]
-    deps: list[_Entry] | None = None  # refs resolved, on first use
-    dep_reads: _Reads = frozenset()  # the reads resolving them took
-
-
-_Found = tuple[_Entry | None, _Reads]  # what a name or object resolved to, and its reads
-
-
-@dataclass(slots=True)
-class _Index:
-    """A module's top-level statements, by the names they bind."""
-
-    defs: dict[str, _Def] = field(default_factory=dict)
-    by_line: dict[int, _Def] = field(default_factory=dict)  # first line, decorators included
-    assigns: dict[str, list[ast.stmt]] = field(default_factory=dict)
-    imports: dict[str, tuple[str, str]] = field(default_factory=dict)  # as -> (module, name)
-
-
-class _Tracer:
-    """The caches of one ``code_versions`` call: a file is parsed once, a definition dumped once.
-
-    Every lookup in a module's namespace and every parse goes through
-    :meth:`_read` and :meth:`_index`, which say what they saw as a ``_Read``;
-    a result is cached together with the reads it took, so each asset's
-    version comes with all the reads it rests on, even those an earlier
-    asset's trace made.
-    """
-
-    def __init__(self, package: str, files_root: str = "") -> None:
-        self.package = package
-        self.files_root = files_root  # module files are named relative to it in reads
-        self._prefix = package + "."
-        self._indexes: dict[str, tuple[_Index | None, _Read]] = {}
-        self._names: dict[tuple[str, str], _Found] = {}
-        self._objects: dict[int, _Found] = {}
-
-    def version(self, asset: Asset) -> tuple[str, _Reads]:
-        # @asset takes plain functions only, so every python asset has one.
-        assert isinstance(asset.fn, FunctionType), f"python asset {asset.name} has no function"
-        root, root_reads = self._definition(asset.fn)
-        assert root is not None
-        reads = set(root_reads)
-        found = {(root.key, root.digest): root}
-        todo = [root]
-        while todo:  # a visited set, not recursion: helpers may call each other
-            entry = todo.pop()
-            if entry.deps is None:
-                entry.deps, entry.dep_reads = self._deps(entry)
-            reads |= entry.dep_reads
-            for dep in entry.deps:
-                if (dep.key, dep.digest) not in found:
-                    found[dep.key, dep.digest] = dep
-                    todo.append(dep)
-        del found[root.key, root.digest]
-        parts = [b"python\0", root.digest, *(found[k].digest for k in sorted(found))]
-        return _hash(b"".join(parts), asset.options), frozenset(reads)
-
-    def where(self, fn: FunctionType | type) -> str:
-        """Where ``fn`` is defined, as its trace finds it: module, name and first line."""
-        line = _first_line(fn)
-        return f"{self._key(fn.__module__)}:{fn.__name__}:{'' if line is None else line}"
-
-    def token(self, value: object) -> str:
-        """All that tracing uses of a module-level value, apart from its plain data.
-
-        ``-`` for no such name; ``M`` and the module for a project module (``M~``
-        for any other); ``D`` and :meth:`where` for a project function or class
-        that tracing parses; ``V`` for anything else. ``A`` in front marks an
-        ``@asset``, whose decorators a trace drops.
-        """
-        if value is _MISSING:
-            return "-"
-        if isinstance(value, ModuleType):
-            local = self._local(value.__name__)
-            return "M" + (self._key(value.__name__) if local else "~")
-        prefix = "A" if isinstance(value, AssetFunction) else ""
-        target = _target(value)
-        if self._traceable(target):
-            assert isinstance(target, FunctionType | type)
-            return f"{prefix}D{self.where(target)}"
-        return prefix + "V"
-
-    def holds(self, read: _Read) -> bool:
-        """Whether ``read`` sees now what it saw when it was made (file contents aside)."""
-        kind, key, name, seen = read
-        module = f"{self.package}.{key}" if key else self.package
-        if kind == "f":
-            return self._file_name(sys.modules.get(module)) == seen
-        value = _namespace(module).get(name, _MISSING)
-        if kind == "n":
-            return self.token(value) == seen
-        if kind == "p":
-            return value is not _MISSING and _text_token(_plain_repr(_target(value))) == seen
-        return False  # _UNTRACKED
-
-    def _local(self, module: object) -> bool:
-        return isinstance(module, str) and (
-            module.startswith(self._prefix) or module == self.package
-        )
-
-    def _key(self, module: str) -> str:
-        """``module`` without the per-load package prefix (for project modules)."""
-        return module[len(self._prefix) :]
-
-    def _traceable(self, value: object) -> bool:
-        """A project function or class at the top level of its module, so its node can be found."""
-        return (
-            isinstance(value, FunctionType | type)
-            and self._local(value.__module__)
-            and value.__qualname__ == value.__name__
-        )
-
-    def _read(self, module: str, name: str) -> tuple[object, _Read]:
-        value = _namespace(module).get(name, _MISSING)
-        return value, ("n", self._key(module), name, self.token(value))
-
-    def _deps(self, entry: _Entry) -> tuple[list[_Entry], _Reads]:
-        deps: list[_Entry] = []
-        reads: set[_Read] = set()
-        for chain in entry.refs:
-            dep, dep_reads = self._resolve(entry.module, chain)
-            reads |= dep_reads
-            if dep is not None:
-                deps.append(dep)
-        return deps, frozenset(reads)
-
-    def _resolve(self, module: str, chain: _Chain) -> _Found:
-        """What ``a.b.c`` names in ``module``, reading attributes of project modules."""
-        reads: set[_Read] = set()
-        name = chain[0]
-        for attr in chain[1:]:
-            value, read = self._read(module, name)
-            reads.add(read)
-            if not (isinstance(value, ModuleType) and self._local(value.__name__)):
-                break
-            module, name = value.__name__, attr
-        key = (module, name)
-        if key not in self._names:
-            # A cycle of imports resolves to nothing, and what it rests on is unclear.
-            self._names[key] = (None, frozenset({_UNTRACKED}))
-            self._names[key] = self._lookup(module, name)
-        entry, found_reads = self._names[key]
-        return entry, found_reads | reads
-
-    def _lookup(self, module: str, name: str) -> _Found:
-        if name.startswith("__") and name.endswith("__"):
-            return None, frozenset()
-        value, read = self._read(module, name)
-        if value is _MISSING:
-            return None, frozenset({read})
-        value = _target(value)
-        if self._traceable(value):
-            assert isinstance(value, FunctionType | type)
-            entry, reads = self._definition(value)
-            return entry, reads | {read}
-        index, file_read = self._index(module)
-        reads = frozenset({read, file_read})
-        if index is not None and name in index.assigns:
-            return self._entry(module, name, index.assigns[name]), reads
-        if index is not None and name in index.imports:
-            origin, original = index.imports[name]
-            if not self._local(origin):
-                return None, reads
-            entry, origin_reads = self._resolve(origin, (original,))
-            return entry, origin_reads | reads
-        text = _plain_repr(value)  # a value set some other way, or star-imported
-        reads |= {("p", self._key(module), name, _text_token(text))}
-        return (None if text is None else self._entry(module, name, (), text)), reads
-
-    def _definition(self, obj: FunctionType | type) -> _Found:
-        """The entry of a top-level function or class, once per object."""
-        if id(obj) in self._objects:
-            return self._objects[id(obj)]
-        module, name = obj.__module__, obj.__name__
-        index, file_read = self._index(module)
-        value, read = self._read(module, name)
-        reads = {file_read, read}
-        code = getattr(obj, "__code__", None)
-        line = _first_line(obj)
-        node = index.by_line.get(line) if index and line is not None else None
-        if index is not None and (node is None or node.name != name):
-            node = index.defs.get(name)
-        entry = None
-        if node is not None:
-            if isinstance(value, AssetFunction):
-                # Options are not code; the ones that change the output come in
-                # through fingerprint_items().
-                node.decorator_list = []
-            entry = self._entry(module, name, (node,))
-        elif code is not None:  # no source to parse: the bytecode is the next best thing
-            entry = self._entry(module, name, (), _code_text(code))
-            reads.add(_UNTRACKED)  # no file vouches for bytecode
-        self._objects[id(obj)] = (entry, frozenset(reads))
-        return self._objects[id(obj)]
-
-    def _entry(self, module: str, name: str, nodes: Iterable[ast.AST], text: str = "") -> _Entry:
-        refs: set[_Chain] = set()
-        dumps = [text]
-        for node in nodes:
-            dump, node_refs = _normalize(node)
-            dumps.append(dump)
-            refs |= node_refs
-        key = f"{self._key(module)}:{name}"
-        digest = blake2b("\0".join([key, *dumps]).encode(), digest_size=16).digest()
-        return _Entry(key, digest, module, frozenset(refs))
-
-    def _index(self, module: str) -> tuple[_Index | None, _Read]:
-        if module not in self._indexes:
-            mod = sys.modules.get(module)
-            read = ("f", self._key(module), "", self._file_name(mod))
-            self._indexes[module] = (_build_index(mod), read)
-        return self._indexes[module]
-
-    def _file_name(self, module: ModuleType | None) -> str:
-        """The module's file, relative to ``files_root`` if under it; ``""`` if it has none."""
-        filename = getattr(module, "__file__", None)
-        if not isinstance(filename, str):
-            return ""
-        root = self.files_root
-        return filename[len(root) :] if root and filename.startswith(root) else filename
-
-
-def _first_line(obj: object) -> int | None:
-    code = getattr(obj, "__code__", None)
-    return code.co_firstlineno if isinstance(code, CodeType) else None
-
-
-def _target(value: object) -> object:
-    """What tracing follows for a module-level value: an asset's function, unwrapped."""
-    return _unwrap(value.fn if isinstance(value, AssetFunction) else value)
-
-
-def _text_token(text: str | None) -> str:
-    return "-" if text is None else blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def _namespace(module: str) -> Mapping[str, object]:
-    mod = sys.modules.get(module)
-    return vars(mod) if mod is not None else {}
-
-
-def _build_index(module: ModuleType | None) -> _Index | None:
-    """Parse the module's file (the one place that parses) and index its top level."""
-    filename = getattr(module, "__file__", None)
-    if module is None or not filename:
-        return None
-    try:
-        with open(filename, "rb") as f:
-            tree = ast.parse(f.read(), filename)
-    except (OSError, SyntaxError, ValueError):
-        return None
-    index = _Index()
-    package = module.__package__ or module.__name__.rpartition(".")[0]
-    for stmt in tree.body:
-        if isinstance(stmt, _Def):
-            index.defs[stmt.name] = stmt
-            first = stmt.decorator_list[0] if stmt.decorator_list else stmt
-            index.by_line[first.lineno] = stmt
-        elif isinstance(stmt, ast.Assign | ast.AugAssign) or (
-            isinstance(stmt, ast.AnnAssign) and stmt.value is not None
-        ):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for n in (n for target in targets for n in ast.walk(target)):
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                    index.assigns.setdefault(n.id, []).append(stmt)
-        elif isinstance(stmt, ast.ImportFrom):
-            try:
-                origin = importlib.util.resolve_name(
-                    "." * stmt.level + (stmt.module or ""), package
-                )
-            except (ImportError, ValueError):
-                continue
-            for alias in stmt.names:
-                index.imports[alias.asname or alias.name] = (origin, alias.name)
-    return index
-
-
-def _normalize(node: ast.AST) -> tuple[str, set[_Chain]]:
-    """The tree without positions, and the global names and attribute chains it reads.
-
-    It holds what ``ast.dump(node, annotate_fields=False, include_attributes=False)``
-    does, but one pass serves both jobs: 2.5 times faster than a dump plus a walk.
-    Docstrings of the definitions in the tree are dropped on the way.
-    """
-    out: list[str] = []
-    emit = out.append
-    loads: set[_Chain] = set()
-    local: set[str] = set()
-    declared_global: set[str] = set()
-
-    def visit(n: ast.AST) -> None:
-        # type() checks, not isinstance: this runs for every node of every asset.
-        if type(n) is ast.Name:
-            if type(n.ctx) is ast.Load:
-                loads.add((n.id,))
-            else:
-                local.add(n.id)
-            emit(f"Name({n.id!r},{type(n.ctx).__name__})")
-            return
-        if type(n) is ast.Constant:
-            emit(f"Constant({n.value!r},{n.kind!r})")
-            return
-        if type(n) in _NOTED:
-            note(n)
-        emit(type(n).__name__)
-        for name in n._fields:
-            v = getattr(n, name, None)
-            if isinstance(v, ast.AST):
-                visit(v)
-            elif type(v) is list:
-                emit("[")
-                for item in v:
-                    if isinstance(item, ast.AST):
-                        visit(item)
-                    else:
-                        emit(repr(item))
-                emit("]")
-            else:
-                emit(repr(v))
-        emit(")")
-
-    def note(n: ast.AST) -> None:
-        if isinstance(n, ast.Attribute):
-            chain = [n.attr]
-            value = n.value
-            while isinstance(value, ast.Attribute):
-                chain.append(value.attr)
-                value = value.value
-            if isinstance(value, ast.Name):
-                loads.add((value.id, *reversed(chain)))
-        elif isinstance(n, ast.arg):
-            local.add(n.arg)
-        elif isinstance(n, ast.Global):
-            declared_global.update(n.names)
-        elif isinstance(n, _Def) and n.body and isinstance(n.body[0], ast.Expr):
-            first = n.body[0].value
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                n.body = n.body[1:]  # the docstring; the tree is this call's own
-
-    visit(node)
-    # Parameters and locals are not globals: a parameter named like an upstream
-    # asset is that asset's data, not its code.
-    local -= declared_global
-    return "\0".join(out), {chain for chain in loads if chain[0] not in local}
-
-
-def _unwrap(value: object) -> object:
-    """``value`` without ``functools.wraps`` layers (``lru_cache`` on a helper, say)."""
-    if not hasattr(value, "__wrapped__"):  # the common case, without unwrap's overhead
-        return value
-    try:
-        return inspect.unwrap(value) if callable(value) else value
-    except ValueError:  # a wrapper loop
-        return value
-
-
-def _code_text(code: CodeType) -> str:
-    consts = (_code_text(c) if isinstance(c, CodeType) else repr(c) for c in code.co_consts)
-    return f"code({code.co_code.hex()};{code.co_names};{code.co_varnames};{','.join(consts)})"
-
-
-class _NotPlain(Exception):
-    pass
-
-
-def _plain_repr(value: object) -> str | None:
-    """A deterministic repr of plain data (scalars and containers of them), else ``None``."""
-    budget = [_PLAIN_LIMIT]
-
-    def walk(v: object) -> str:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise _NotPlain
-        if type(v) in _SCALARS:
-            return repr(v)
-        if isinstance(v, tuple | list):
-            return f"{type(v).__name__}({','.join(map(walk, v))})"
-        if isinstance(v, set | frozenset):  # sorted: set order changes with the hash seed
-            return f"{type(v).__name__}({','.join(sorted(map(walk, v)))})"
-        if isinstance(v, dict):
-            return "dict(" + ",".join(f"{walk(k)}:{walk(x)}" for k, x in v.items()) + ")"
-        raise _NotPlain
-
-    try:
-        return walk(value)
-    except _NotPlain:
-        return None

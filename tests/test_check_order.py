@@ -268,3 +268,21 @@ def test_template_passes_every_check_with_two_workers_every_time(make_project):
         counted = run_assetflow("sql", query, "--format", "json", cwd=root)
         [[passed, failed]] = json.loads(counted.stdout)["rows"]
         assert (passed, failed) == (31, 0), (attempt, result.stderr)
+
+
+def test_assetflow_check_gives_check_functions_the_current_data_they_read(tmp_path):
+    root = _project(tmp_path, delay=0)
+    assert _run(root)[0].ok
+    (root / "assets" / "later.py").write_text(
+        "from assetflow import check\n\n\n@check('orders')\n"
+        "def more_orders_than_customers(orders, customers):\n"
+        "    return orders.num_rows > customers.num_rows\n"
+    )
+    result = run_assetflow("check", "--format", "json", cwd=root)
+    assert result.returncode == 1, result.stderr
+    [finding] = json.loads(result.stdout)["findings"]
+    assert (finding["asset"], finding["check"]) == ("orders", "more_orders_than_customers()")
+    assert (
+        finding["message"]
+        == "check more_orders_than_customers(): more_orders_than_customers() failed"
+    )

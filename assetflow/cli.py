@@ -471,7 +471,7 @@ def check(
     if definitions:
         from assetflow.sql_bind import bind_findings
 
-        found = bind_findings(loaded, names)
+        found = [*bind_findings(loaded, names), *_note_findings(loaded, names)]
         if not found:
             doc = {"schema_version": 1, "ok": True, "assets": len(names)}
             if fmt == "json":
@@ -480,7 +480,7 @@ def check(
                 click.echo(f"The project's {len(names)} assets and sources load and resolve.")
             return
         evaluated = [render.Evaluated(n, loaded.graph[n].file) for n in names]
-        failed = found
+        failed = [f for f in found if f.severity == "error"]
     else:
         import datetime as dt
 
@@ -531,9 +531,26 @@ def status(
     if fmt == "json":
         _emit_json(report.status_json(statuses))
     elif why is not None:
-        click.echo(report.why_text(statuses[0]))
+        from assetflow.fingerprint import code_version_notes
+
+        notes = code_version_notes(loaded.graph, loaded.project.package, [select[0]])
+        click.echo(report.why_text(statuses[0], notes.get(select[0], ())))
     else:
         _echo_table(("asset", "status", "last materialized", "cause"), report.status_rows(statuses))
+
+
+def _note_findings(loaded: Any, names: list[str]) -> list[Any]:
+    """Warnings for Python assets whose code versions see a module value only roughly."""
+    from assetflow.findings import Finding
+    from assetflow.fingerprint import code_version_notes
+
+    graph = loaded.graph
+    notes = code_version_notes(graph, loaded.project.package, names)
+    return [
+        Finding(name, "definition", "warn", note, graph[name].file, graph[name].line)
+        for name, sentences in notes.items()
+        for note in sentences
+    ]
 
 
 def _asset_name(loaded: Any, name: str) -> str:

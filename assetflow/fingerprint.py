@@ -52,6 +52,35 @@ def code_versions(graph: AssetGraph, package: str) -> dict[str, str]:
     return {name: version for name, (version, _) in _trace(assets, Tracer(package)).items()}
 
 
+def code_version_notes(
+    graph: AssetGraph, package: str, names: Iterable[str]
+) -> dict[str, tuple[str, ...]]:
+    """For each named Python asset, the sentences on what its code version sees only roughly.
+
+    A module value with no exact description (see :func:`assetflow.trace.describe_value`)
+    enters the version by its type and ``repr``: a change its ``repr`` does not show
+    is not seen. Pinned assets (``version=``) get none.
+    """
+    tracer = Tracer(package)
+    notes = {}
+    with _collector_paused():
+        for name in names:
+            asset = graph[name]
+            if asset.kind == "python" and asset.options.version is None:
+                found = tracer.trace(asset).notes
+                if found:
+                    notes[name] = tuple(map(_note_sentence, found))
+    return notes
+
+
+def _note_sentence(value: str) -> str:
+    return (
+        f"its code version sees the module value {value} only by its type and repr; if the "
+        "asset's output depends on that value, pin the version with @asset(version=...) "
+        "and change it when the value changes"
+    )
+
+
 def _trace(assets: Iterable[Asset], tracer: Tracer) -> dict[str, tuple[str, _Reads]]:
     """Each asset's version and the reads it rests on (none for SQL and pinned ones)."""
     with _collector_paused():

@@ -110,12 +110,11 @@ def status_rows(statuses: Sequence[AssetStatus]) -> list[tuple[str, str, str, st
     return rows
 
 
-def why_text(s: AssetStatus) -> str:
-    """``status --why``: every cause in words."""
-    if not s.causes:
-        return f"{s.name} is fresh."
-    lines = [f"{s.name} is {s.status.value}:"]
+def why_text(s: AssetStatus, notes: Sequence[str] = ()) -> str:
+    """``status --why``: every cause in words, then what its code version sees only roughly."""
+    lines = [f"{s.name} is {s.status.value}:" if s.causes else f"{s.name} is fresh."]
     lines.extend(f"  - {c.detail}" for c in s.causes)
+    lines.extend(f"  note: {n}." for n in notes)
     return "\n".join(lines)
 
 

@@ -234,3 +234,30 @@ def test_edit_recomputes_the_asset(tmp_path, files, rel, old, new, before, after
     assert stored_value(fresh, "total") == after
     status = _invoke(root, "status")
     assert {a["name"]: a["status"] for a in status["assets"]}["total"] == "fresh"  # type: ignore[index]
+
+
+OPAQUE = HEADER + (
+    "import threading\n\n\nclass Rate:\n    __slots__ = ()\n\n    def __repr__(self):\n"
+    "        return 'Rate(2)'\n\n\nRATE = Rate()\nLOCK = threading.Lock()\n"
+    + _total("    with LOCK:\n        return " + SUM.format(expr="v * 2") + " + len(repr(RATE))")
+)
+
+
+def test_values_without_an_exact_description_are_named_with_the_fix(tmp_path):
+    root = _project(tmp_path / "p", {"total.py": OPAQUE})
+    _invoke(root, "materialize")
+    # The lock's repr holds its address: described without it, the version is stable.
+    doc = _invoke(root, "materialize")
+    assert [a["outcome"] for a in doc["assets"]] == ["fresh"]  # type: ignore[index]
+    why = CliRunner().invoke(main, ["status", "--why", "total", "--project", str(root)])
+    assert why.exit_code == 0, why.output
+    assert "total is fresh." in why.output
+    for name in ("total.RATE (a total.Rate)", "total.LOCK (a _thread.lock)"):
+        assert name in why.output and "version=" in why.output
+    check = CliRunner().invoke(main, ["check", "--definitions", "--project", str(root)])
+    assert check.exit_code == 0, check.output
+    assert "WARN" in check.output and "total.RATE" in check.output and "version=" in check.output
+    # A change its repr shows still changes the version.
+    _edit_in_place(root / "assets" / "total.py", "'Rate(2)'", "'Rate(3)'")
+    doc = _invoke(root, "materialize")
+    assert [a["outcome"] for a in doc["assets"]] == ["materialized"]  # type: ignore[index]

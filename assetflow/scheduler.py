@@ -282,15 +282,19 @@ class Scheduler:
             self.emit(ev.AssetFresh(run_id=self.run_id, time=now, asset=name))
             return AssetResult(name, "fresh")
         tracked = tracked_upstream(asset)
-        kinds = edge_kinds(asset)
+        # What only its checks read never skips an asset that need not run: see below.
+        checked = (
+            {u for u, kind in edge_kinds(asset).items() if kind == "check"}
+            if asset.check_reads
+            else set()
+        )
         action, reason = decide(
             status,
             upstreams={u: world.upstream_view(u) for u in tracked},
-            # What only its checks read never skips an asset that need not run.
             ran_upstreams={
                 u: self.outcomes[u]
                 for u in asset.upstream
-                if u in self.outcomes and kinds[u] != "check"
+                if u in self.outcomes and u not in checked
             },
             force=self.force,
         )

@@ -108,3 +108,28 @@ def test_graph_cycle_path_starts_at_smallest_name():
 def test_graph_self_dependency():
     with pytest.raises(CycleError, match="asset 'a' depends on itself; remove 'a'"):
         build_graph([_asset("a", "a")])
+
+
+def test_attach_checks_makes_check_reads_ordering_upstreams():
+    from assetflow.graph import attach_checks, edge_kinds
+    from assetflow.run import tracked_upstream
+
+    checked = Asset(
+        "orders",
+        "python",
+        "assets/orders.py",
+        3,
+        "default",
+        AssetOptions(checks=("relationships(customer_id, Customers.id)",), deps=("seed",)),
+        upstream=("raw", "seed"),
+        inputs=(Input("raw", "raw"),),
+    )
+    graph = build_graph(
+        attach_checks([checked, _asset("raw"), _asset("seed"), _asset("customers")], [])
+    )
+    orders = graph["orders"]
+    assert orders.upstream == ("raw", "seed", "customers")
+    assert orders.check_reads == ("customers",)
+    assert edge_kinds(orders) == {"raw": "data", "seed": "deps", "customers": "check"}
+    assert tracked_upstream(orders) == ("raw",)
+    assert graph.names.index("customers") < graph.names.index("orders")

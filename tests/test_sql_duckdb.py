@@ -280,15 +280,16 @@ from assetflow import asset
 def numbers() -> pa.Table:
     return pa.table({"n": [1, 2]})
 """
+NUMBERS_AND_TOTAL = {
+    "assets/numbers.py": PYTHON_TABLE,
+    "assets/total.sql": "SELECT sum(n) AS s FROM numbers\n",
+}
 
 
 def test_check_definitions_binds_against_a_fresh_python_assets_recorded_schema(
     tmp_path: Path,
 ) -> None:
-    root = _write_project(
-        tmp_path / "p",
-        {"assets/numbers.py": PYTHON_TABLE, "assets/total.sql": "SELECT sum(n) AS s FROM numbers\n"},
-    )
+    root = _write_project(tmp_path / "p", NUMBERS_AND_TOTAL)
     assert _run(root, "materialize").exit_code == 0
     _edit(root, "assets/total.sql", "sum(n)", "sum(m)")
 
@@ -299,10 +300,7 @@ def test_check_definitions_binds_against_a_fresh_python_assets_recorded_schema(
 
 
 def test_check_definitions_does_not_judge_by_a_stale_python_schema(tmp_path: Path) -> None:
-    root = _write_project(
-        tmp_path / "p",
-        {"assets/numbers.py": PYTHON_TABLE, "assets/total.sql": "SELECT sum(n) AS s FROM numbers\n"},
-    )
+    root = _write_project(tmp_path / "p", NUMBERS_AND_TOTAL)
     assert _run(root, "materialize").exit_code == 0
     # The next run makes the new column: the recorded schema no longer tells.
     _edit(root, "assets/numbers.py", '"n": [1, 2]}', '"n": [1, 2], "m": [3, 4]}')

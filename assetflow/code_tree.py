@@ -122,12 +122,21 @@ def normalize(
             assert isinstance(n, ast.MatchMapping)
             if n.rest:
                 scope.bound.add(n.rest)
-        generic(n, scope)
-
-    def generic(n: ast.AST, scope: _Scope) -> None:
-        emit(type(n).__name__)
-        for name in n._fields:
-            field(getattr(n, name, None), scope)
+        emit(t.__name__)
+        for name in n._fields:  # field(), inlined: this is the hot loop
+            v = getattr(n, name, None)
+            if isinstance(v, ast.AST):
+                visit(v, scope)
+            elif type(v) is list:
+                emit("[")
+                for item in v:
+                    if isinstance(item, ast.AST):
+                        visit(item, scope)
+                    else:
+                        emit(repr(item))
+                emit("]")
+            else:
+                emit(repr(v))
         emit(")")
 
     def field(v: object, scope: _Scope) -> None:

@@ -206,7 +206,7 @@ def describe_value(value: object, is_local: Callable[[str], bool]) -> Descriptio
 
     try:
         text = walk(value)
-    except (_TooBig, RecursionError):
+    except Exception:  # too big, too deep, or a repr or attribute that raises
         exact[0] = False
         size = len(value) if isinstance(value, list | tuple | set | frozenset | dict) else ""
         text = f"{type_name(type(value))}~big{size}"

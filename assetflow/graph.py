@@ -172,10 +172,10 @@ def attach_checks(
         if not (a.options.checks or a.custom_checks or a.sql_checks):
             attached.append(a)
             continue
-        reads = []
-        for r in check_reads(a):
-            reads.append(target(r.name, everything, r.unknown, "read assets and sources only."))
-        reads = list(dict.fromkeys(reads))
+        fix = "read assets and sources only."
+        reads = list(
+            dict.fromkeys(target(r.name, everything, r.unknown, fix) for r in check_reads(a))
+        )
         if not reads:
             attached.append(a)
             continue

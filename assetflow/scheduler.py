@@ -282,7 +282,7 @@ class Scheduler:
             self.emit(ev.AssetFresh(run_id=self.run_id, time=now, asset=name))
             return AssetResult(name, "fresh")
         tracked = tracked_upstream(asset)
-        # What only its checks read never skips an asset that need not run: see below.
+        # What only its checks read never skips an asset that need not run (_blocked_check).
         checked = (
             {u for u, kind in edge_kinds(asset).items() if kind == "check"}
             if asset.check_reads
@@ -356,7 +356,8 @@ class Scheduler:
             name = self.world.graph.lookup(read.name)
             outcome = self.outcomes.get(name or "")
             if read.severity == "error" and outcome in ("failed", "skipped", "cancelled"):
-                return f"{read.check} reads {name}, which {outcome}"
+                verb = outcome if outcome == "failed" else f"was {outcome}"
+                return f"{read.check} reads {name}, which {verb}"
         return None
 
     def _submit(self, asset: Asset, job: Job) -> Future[JobResult]:

@@ -167,6 +167,16 @@ def leads() -> pa.Table:
 @asset
 def order_count(orders: pa.Table) -> int:
     return orders.num_rows
+
+
+@asset
+def accounts(customers: pa.Table) -> pa.Table:
+    return customers
+
+
+@asset(checks=["relationships(customer_id, accounts.id)"])
+def invoices() -> pa.Table:
+    return pa.table({"customer_id": [1]})
 """
 
 
@@ -183,6 +193,10 @@ def test_error_check_reading_a_failed_asset_skips_it_and_a_warning_runs(tmp_path
         "skipped (check relationships(customer_id, customers.id) reads customers, which failed)"
     )
     assert by_name["order_count"].outcome == "skipped"
+    assert by_name["accounts"].outcome == "skipped"
+    assert by_name["invoices"].error == (
+        "skipped (check relationships(customer_id, accounts.id) reads accounts, which was skipped)"
+    )
     assert by_name["leads"].outcome == "materialized"
     warning = _checks(events)[("leads", "relationships(customer_id, customers.id)")]
     assert not warning.passed and warning.severity == "warn"

@@ -39,7 +39,9 @@ class SourceLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
         source = self.get_data(path)
-        digest = blake2b(source, digest_size=_DIGEST).digest()
+        # The path too: compiled code names its file, and a copied project must not
+        # run code that says it lives in the original.
+        digest = blake2b(path.encode() + b"\0" + source, digest_size=_DIGEST).digest()
         cache = _cache_path(path)
         try:
             with open(cache, "rb") as f:

@@ -261,3 +261,20 @@ def test_values_without_an_exact_description_are_named_with_the_fix(tmp_path):
     _edit_in_place(root / "assets" / "total.py", "'Rate(2)'", "'Rate(3)'")
     doc = _invoke(root, "materialize")
     assert [a["outcome"] for a in doc["assets"]] == ["materialized"]  # type: ignore[index]
+
+
+def test_a_copied_project_runs_its_own_files(tmp_path):
+    """Bytecode cached for one copy of a project is never used for another (it names its file)."""
+    import shutil
+
+    files = {"total.py": HEADER + _total("    return " + SUM.format(expr="v"))}
+    first = _project(tmp_path / "first", files)
+    _invoke(first, "materialize")
+    assert list((first / "assets" / "__pycache__").glob("*.assetflow.pyc"))
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    doc = _invoke(copy, "materialize")
+    assert [a["outcome"] for a in doc["assets"]] == ["fresh"]  # type: ignore[index]
+    (copy / "data" / "a.csv").write_text("k,v\n1,1\n")
+    _invoke(copy, "materialize")
+    assert stored_value(copy, "total") == 1

@@ -22,7 +22,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -358,9 +357,10 @@ def _write_json(path: Path, data: object) -> None:
 
 
 def _cache_key() -> str:
-    from assetflow import __version__
+    # DuckDB's parse tree is what a SQL version hashes (see assetflow/sql_tree.py).
+    from assetflow.project import library_versions
 
-    return f"{__version__}|{sys.version_info[:2]}"
+    return library_versions()
 
 
 def short(version: str) -> str:

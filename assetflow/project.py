@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import itertools
@@ -401,6 +402,27 @@ def _module_assets(
     return found
 
 
+@functools.cache
+def library_versions() -> str:
+    """The versions of assetflow, Python, DuckDB and sqlglot, for keying what they compute.
+
+    Cheap: DuckDB is imported by every command that reads state anyway, and
+    sqlglot's version is read from its ``_version.py`` without importing it
+    (``importlib.metadata`` costs tens of milliseconds).
+    """
+    import duckdb
+
+    from assetflow import __version__
+
+    spec = importlib.util.find_spec("sqlglot")
+    sqlglot = "?"
+    if spec is not None and spec.origin:
+        with contextlib.suppress(OSError):
+            sqlglot = Path(spec.origin).with_name("_version.py").read_text()
+    sqlglot = hashlib.sha256(sqlglot.encode()).hexdigest()[:16]
+    return f"{__version__}|{sys.version_info[:2]}|{duckdb.__version__}|{sqlglot}"
+
+
 class _SqlCache:
     """Parsed ``.sql`` files by content, so an unchanged project never imports sqlglot.
 
@@ -419,11 +441,7 @@ class _SqlCache:
 
     def _key(self, text: str, rel: str) -> str:
         if self._versions is None:
-            from importlib.metadata import version
-
-            from assetflow import __version__
-
-            self._versions = f"{__version__}|{version('sqlglot')}|{version('duckdb')}"
+            self._versions = library_versions()
         return hashlib.sha256(f"{self._versions}|{rel}|{text}".encode()).hexdigest()
 
     def parse(self, text: str, rel: str) -> SqlDefinition:

@@ -307,12 +307,14 @@ def table_version(
 # a GEOMETRY with its CRS) or that assetflow stores as text (_stand_in): readers cast
 # them back. A match inside a struct field's name only adds a cast to the same type.
 _CAST_BACK = re.compile(
-    r"\b(U?HUGEINT|BIT|BIGNUM|VARINT|TIME WITH TIME ZONE|TIMESTAMP_[SM]S?|ENUM|GEOMETRY)\b"
+    r"\b(U?HUGEINT|BIT|BIGNUM|VARINT|TIME WITH TIME ZONE|INTERVAL|TIMESTAMP_M?S|ENUM|GEOMETRY)\b"
     r"|\[\d+\]"
 )
 # Exact in DuckDB's text form, and not kept by its Parquet writer: a 128-bit integer
-# becomes a DOUBLE, a time with time zone loses its offset.
-_AS_TEXT = frozenset({"hugeint", "uhugeint", "bit", "bignum", "varint", "time with time zone"})
+# becomes a DOUBLE, a time with time zone loses its offset, a negative interval fails.
+_AS_TEXT = frozenset(
+    {"hugeint", "uhugeint", "bit", "bignum", "varint", "time with time zone", "interval"}
+)
 
 
 def _stand_in(asset: str, column: str, t: DuckDBPyType) -> str | None:
@@ -403,8 +405,8 @@ def _arrow_duckdb_types(
                 "38 digits DuckDB holds exactly; cast it to pa.decimal128(38, scale) or "
                 "pa.string() before returning it."
             )
-    con.register("_assetflow_value", table)
     try:
+        con.register("_assetflow_value", table)
         return _describe(con, "SELECT * FROM _assetflow_value")
     except duckdb.NotImplementedException:  # a float16 or decimal256 column
         return None
@@ -420,6 +422,11 @@ def _wide_decimal(t: pa.DataType) -> bool:
     return any(_wide_decimal(t.field(i).type) for i in range(t.num_fields))
 
 
+def _parquet_form(duckdb_type: str) -> str:
+    """How DuckDB reads a type back from a Parquet file pyarrow wrote; exact to cast back."""
+    return re.sub(r"\[\d+\]", "[]", re.sub(r"\bTIMESTAMP_M?S\b", "TIMESTAMP", duckdb_type))
+
+
 def _check_arrow_round_trip(
     asset: str,
     table: pa.Table,
@@ -433,7 +440,7 @@ def _check_arrow_round_trip(
     for i, field in enumerate(table.schema):
         if duckdb_types is not None:
             wanted, got = duckdb_types[i][1], stored[i][1]
-            if wanted != got and not _CAST_BACK.search(wanted):
+            if wanted != got and _parquet_form(wanted) != got:
                 raise MaterializationError(
                     f"asset {asset!r}: column {field.name!r} is {field.type}, which SQL reads "
                     f"as {wanted} but would read back from Parquet as {got}; cast it to "

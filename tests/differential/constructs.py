@@ -28,6 +28,8 @@ class Kind:
     entry: str  # the name the asset's expression reads
     expr: str  # {x}: the inner int expression, {e}: the (qualified) entry
     aux: str = ""  # code placed in another project module, read by ``defs`` as {aux}NAME
+    aux_name: str = "OFF_{i}"  # the name ``aux`` defines
+    import_inside: bool = False  # ``defs`` imports the aux name itself, inside a function
 
 
 KINDS: dict[str, Kind] = {
@@ -191,6 +193,148 @@ KINDS: dict[str, Kind] = {
         "add_{i}",
         "{e}({x})",
     ),
+    "local_import": Kind(
+        {"a": (0, 9)},
+        "def local_{i}(x):\n    from .{aux_module} import OFF_{i}\n\n    return x + OFF_{i}\n",
+        "local_{i}",
+        "{e}({x})",
+        aux="OFF_{i} = {a}\n",
+        import_inside=True,
+    ),
+    "cross_derived": Kind(
+        {"a": (0, 9)},
+        "DERIVED_{i} = {aux}BASE_{i} * 2 + 1\n",
+        "DERIVED_{i}",
+        "({x}) + {e}",
+        aux="BASE_{i} = {a}\n",
+        aux_name="BASE_{i}",
+    ),
+    "conditional_def": Kind(
+        {"a": (1, 9), "b": (0, 9)},
+        'if len("ab") == 2:\n\n    def cond_{i}(x):\n        return x * K_{i} + {b}\n\n'
+        "else:\n\n    def cond_{i}(x):\n        return x\n\n\nK_{i} = {a}\n",
+        "cond_{i}",
+        "{e}({x})",
+    ),
+    "class_attr": Kind(
+        {"a": (1, 9), "b": (0, 9)},
+        "K_{i} = {a}\n\n\nclass Conf_{i}:\n    FACTOR = K_{i}\n\n"
+        "    def apply(self, x):\n        return x * self.FACTOR + {b}\n",
+        "Conf_{i}",
+        "{e}().apply({x})",
+    ),
+    "staticmethod": Kind(
+        {"a": (1, 9)},
+        "class Tools_{i}:\n    @staticmethod\n    def scale(x):\n        return x * {a}\n",
+        "Tools_{i}",
+        "{e}.scale({x})",
+    ),
+    "default_helper": Kind(
+        {"a": (0, 9)},
+        "def inc_{i}(x):\n    return x + {a}\n\n\ndef apply_{i}(x, g=inc_{i}):\n"
+        "    return g(x) * 2\n",
+        "apply_{i}",
+        "{e}({x})",
+    ),
+    "dict_dispatch": Kind(
+        {"a": (0, 9)},
+        "def double_{i}(x):\n    return x * 2 + {a}\n\n\n"
+        'OPS_{i} = {{"double": double_{i}, "same": abs}}\n',
+        "OPS_{i}",
+        '{e}["double"]({x})',
+    ),
+    "computed_const": Kind(
+        {"a": (0, 9)},
+        "def compute_{i}():\n    return {a} * 3\n\n\nK_{i} = compute_{i}()\n",
+        "K_{i}",
+        "({x}) + {e}",
+    ),
+    "global_stmt": Kind(
+        {"a": (0, 9)},
+        "COUNTER_{i} = {a}\n\n\ndef read_{i}(x):\n    global COUNTER_{i}\n"
+        "    return x + COUNTER_{i}\n",
+        "read_{i}",
+        "{e}({x})",
+    ),
+    "const_float": Kind({"a": (1, 4)}, "SCALE_{i} = {a}.5\n", "SCALE_{i}", "int(({x}) * {e})"),
+    "const_bytes": Kind({"a": (1, 6)}, 'TAG_{i} = b"{a_str}"\n', "TAG_{i}", "({x}) + len({e})"),
+    "const_complex": Kind(
+        {"a": (1, 4)}, "Z_{i} = complex({a}, 1)\n", "Z_{i}", "int(({x}) * {e}.real)"
+    ),
+    "const_range": Kind({"a": (1, 6)}, "R_{i} = range({a})\n", "R_{i}", "({x}) + sum({e})"),
+    "const_set": Kind({"a": (2, 9)}, "S_{i} = {{1, {a}}}\n", "S_{i}", "({x}) + sum({e})"),
+    "namedtuple": Kind(
+        {"a": (1, 5)},
+        'Pair_{i} = collections.namedtuple("Pair_{i}", "p q")\nPAIR_{i} = Pair_{i}({a}, 2)\n',
+        "PAIR_{i}",
+        "({x}) * {e}.p + {e}.q",
+    ),
+    "try_import": Kind(
+        {"a": (0, 9)},
+        "try:\n    from .{aux_module} import OFF_{i}\nexcept ImportError:\n    OFF_{i} = 0\n\n\n"
+        "def tried_{i}(x):\n    return x + OFF_{i}\n",
+        "tried_{i}",
+        "{e}({x})",
+        aux="OFF_{i} = {a}\n",
+        import_inside=True,
+    ),
+    "inheritance": Kind(
+        {"a": (0, 9)},
+        "class Child_{i}({aux}Base_{i}):\n    def run(self, x):\n"
+        "        return self.apply(x) * 2\n",
+        "Child_{i}",
+        "{e}().run({x})",
+        aux="class Base_{i}:\n    def apply(self, x):\n        return x + {a}\n",
+        aux_name="Base_{i}",
+    ),
+    "mutated_instance": Kind(
+        {"a": (1, 9)},
+        "class Box_{i}:\n    def __init__(self):\n        self.n = 1\n\n\n"
+        "BOX_{i} = Box_{i}()\nBOX_{i}.n = {a}\n",
+        "BOX_{i}",
+        "({x}) * {e}.n",
+    ),
+    "mutated_dict": Kind(
+        {"a": (0, 9), "b": (0, 9)},
+        'TABLE_{i} = {{"a": 1}}\nTABLE_{i}["a"] = {a}\nTABLE_{i}.update(b={b})\n',
+        "TABLE_{i}",
+        '({x}) + {e}["a"] + {e}["b"]',
+    ),
+    "decorator_factory": Kind(
+        {"a": (1, 4), "b": (0, 9)},
+        "def times_{i}(n):\n    def deco(fn):\n        def wrapper(x):\n"
+        "            return fn(x) * n\n\n        return wrapper\n\n    return deco\n\n\n"
+        "@times_{i}({a})\ndef based_{i}(x):\n    return x + {b}\n",
+        "based_{i}",
+        "{e}({x})",
+    ),
+    "property": Kind(
+        {"a": (1, 9)},
+        "K_{i} = {a}\n\n\nclass Prop_{i}:\n    @property\n    def value(self):\n"
+        "        return K_{i} * 2\n",
+        "Prop_{i}",
+        "({x}) + {e}().value",
+    ),
+    "generator": Kind(
+        {"a": (0, 9)},
+        "def gen_{i}(x):\n    yield x\n    yield {a}\n",
+        "gen_{i}",
+        "sum({e}({x}))",
+    ),
+    "match_stmt": Kind(
+        {"a": (0, 9), "b": (0, 9)},
+        "def pick_{i}(x):\n    match x % 2:\n        case 0:\n            return x + {a}\n"
+        "        case _:\n            return x + {b}\n",
+        "pick_{i}",
+        "{e}({x})",
+    ),
+    "nested_default": Kind(
+        {"a": (0, 9)},
+        "K_{i} = {a}\n\n\ndef outer_{i}(x):\n    def inner(y, k=K_{i}):\n        return y + k\n\n"
+        "    return inner(x)\n",
+        "outer_{i}",
+        "{e}({x})",
+    ),
     "derived_const": Kind(
         {"a": (0, 9), "b": (1, 4)},
         "BASE_{i} = {a}\nDERIVED_{i} = BASE_{i} * {b} + 1\n",
@@ -228,10 +372,8 @@ class Construct:
         values: dict[str, object] = {"i": self.cid, **p}
         values["a_str"] = "x" * p.get("a", 1)
         values["c_mode"] = ("LOW", "HIGH")[p["c"]] if self.kind == "enum" else ""
-        if self.aux_access == "module":
-            values["aux"] = f"{self.aux}."
-        else:
-            values["aux"] = ""
+        values["aux"] = f"{self.aux}." if self.aux_access == "module" else ""
+        values["aux_module"] = self.aux
         return values
 
     def defs(self) -> str:
@@ -244,9 +386,10 @@ class Construct:
 
     def home_imports(self) -> list[str]:
         """Import lines ``home`` needs to read the aux name."""
-        if not KINDS[self.kind].aux:
+        kind = KINDS[self.kind]
+        if not kind.aux or kind.import_inside:
             return []
-        name = f"OFF_{self.cid}"
+        name = kind.aux_name.format(i=self.cid)
         return [
             {
                 "from": f"from .{self.aux} import {name}",

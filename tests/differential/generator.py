@@ -21,11 +21,12 @@ from .constructs import KINDS, Construct, new_construct, stylize
 
 LIBS = ("_lib0", "_lib1", "_lib2")  # _libN imports only from higher N: no cycles
 MODULES = ("m0", "m1", "m2")
-ACCESS = ("from", "alias", "module", "star")
+ACCESS = ("from", "alias", "module", "module_alias", "star")
 LETTERS = "abcde"
 MOD = 1000003
 
 PY_HEADER = """\
+import collections
 import functools
 from dataclasses import dataclass
 from decimal import Decimal
@@ -197,6 +198,19 @@ class Model:
     def leaves(self) -> list[str]:
         return [n for n in self.assets if not self.readers(n)]
 
+    def describe(self, name: str) -> str:
+        """How asset ``name`` is written, for a failure message."""
+        a = self.assets[name]
+        if isinstance(a, SqlAsset):
+            return f"sql {a.template} reading {', '.join(a.upstream)}"
+        uses = []
+        for cid, access in a.uses:
+            c = self.constructs[cid]
+            aux = f", reading {c.aux} via {c.aux_access}" if c.aux else ""
+            uses.append(f"{c.kind} #{cid} from {c.home} ({access}{aux})")
+        shadow = "; a nested function's parameter shadows the first" if a.shadow else ""
+        return f"python in {a.module} using {', '.join(uses)}{shadow}"
+
     def render(self) -> dict[str, str]:
         """Every file of the project, by path relative to the root."""
         files = {"pyproject.toml": '[tool.assetflow]\nassets = "assets"\n'}
@@ -245,6 +259,7 @@ class Model:
                     "from": f"from .{c.home} import {c.entry}",
                     "alias": f"from .{c.home} import {c.entry} as {c.entry}_al",
                     "module": f"from . import {c.home}",
+                    "module_alias": f"from . import {c.home} as {c.home[1:]}_al",
                     "star": f"from .{c.home} import *",
                 }[access]
             )
@@ -256,6 +271,8 @@ class Model:
             return f"{c.entry}_al"
         if access == "module":
             return f"{c.home}.{c.entry}"
+        if access == "module_alias":
+            return f"{c.home[1:]}_al.{c.entry}"
         return c.entry
 
     def _asset_text(self, a: PyAsset) -> str:
@@ -427,6 +444,34 @@ def _construct_cosmetic(model: Model, rng: random.Random) -> str | None:
     return f"{c.kind} #{c.cid} in {c.home}: style {c.style}"
 
 
+def _construct_moved(model: Model, rng: random.Random, edited: bool = False) -> str | None:
+    used = _used_constructs(model)
+    if not used:
+        return None
+    c = rng.choice(used)
+    users = [a for a in _py_assets(model) if any(cid == c.cid for cid, _ in a.uses)]
+    homes = list(LIBS)
+    if len({a.module for a in users}) == 1:
+        homes.append(users[0].module)
+    if KINDS[c.kind].aux:
+        homes = [h for h in homes if h not in LIBS or LIBS.index(h) < LIBS.index(c.aux)]
+    homes = [h for h in homes if h != c.home]
+    if not homes:
+        return None
+    old, c.home = c.home, rng.choice(homes)
+    for a in users:
+        a.uses = [
+            (cid, ("local" if c.home == a.module else rng.choice(ACCESS)) if cid == c.cid else acc)
+            for cid, acc in a.uses
+        ]
+    change = f", {c.edit_param(rng)}" if edited else ""
+    return f"{c.kind} #{c.cid} moved from {old} to {c.home}{change}"
+
+
+def _construct_moved_edited(model: Model, rng: random.Random) -> str | None:
+    return _construct_moved(model, rng, edited=True)
+
+
 def _py_assets(model: Model) -> list[PyAsset]:
     return [a for a in model.assets.values() if isinstance(a, PyAsset)]
 
@@ -577,6 +622,8 @@ def _asset_rename(model: Model, rng: random.Random) -> str | None:
 _EDITS: list[tuple[str, float]] = [
     ("construct semantic", 5),
     ("construct cosmetic", 3),
+    ("construct moved", 1),
+    ("construct moved+edited", 1),
     ("asset semantic", 1.5),
     ("asset cosmetic", 1.5),
     ("module cosmetic", 1),
@@ -597,6 +644,8 @@ EDIT_KINDS = [k for k, _ in _EDITS]
 _EDIT_FUNCTIONS = {
     "construct semantic": _construct_semantic,
     "construct cosmetic": _construct_cosmetic,
+    "construct moved": _construct_moved,
+    "construct moved+edited": _construct_moved_edited,
     "asset semantic": _asset_semantic,
     "asset cosmetic": _asset_cosmetic,
     "module cosmetic": _module_cosmetic,

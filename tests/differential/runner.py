@@ -51,13 +51,15 @@ class Mismatch:
     expected: str
     got: str
     diff: str
+    context: str = ""  # how the asset is written: its constructs and how it reaches them
 
     def describe(self) -> str:
         action = "re-ran but" if self.ran else "was skipped and"
         return (
             f"seed {self.seed}, edit {self.step} ({self.edit.kind}: {self.edit.detail}): "
             f"{self.asset} {action} holds\n    {self.got}\n  a build from scratch gives\n"
-            f"    {self.expected}\n  replay: pytest tests/test_differential.py --seed {self.seed}"
+            f"    {self.expected}\n  {self.asset}: {self.context}\n"
+            f"  replay: pytest tests/test_differential.py --seed {self.seed}"
             f"\n  files changed by the edit:\n{self.diff}"
         )
 
@@ -239,7 +241,17 @@ def run_seed(
             counts.edits += 1
             counts.reruns += len(ran & set(model.assets))
             found = [
-                Mismatch(seed, step, edit, n, n in ran, _short(expected[n]), _short(got[n]), diff)
+                Mismatch(
+                    seed,
+                    step,
+                    edit,
+                    n,
+                    n in ran,
+                    _short(expected[n]),
+                    _short(got[n]),
+                    diff,
+                    model.describe(n),
+                )
                 for n in model.assets
                 if got[n] != expected[n]
             ]
@@ -279,12 +291,12 @@ def summary(reports: list[SeedReport]) -> str:
     lines = [
         f"differential: {len(reports)} seeds, {edits} edits, "
         f"{sum(len(r.mismatches) for r in reports)} mismatches",
-        f"{'edit kind':<20} {'edits':>6} {'re-runs':>8} {'unneeded':>9} {'wrong skips':>12}",
+        f"{'edit kind':<24} {'edits':>6} {'re-runs':>8} {'unneeded':>9} {'wrong skips':>12}",
     ]
     for kind in sorted(total):
         c = total[kind]
         lines.append(
-            f"{kind:<20} {c.edits:>6} {c.reruns:>8} {c.unnecessary:>9} {c.wrong_skips:>12}"
+            f"{kind:<24} {c.edits:>6} {c.reruns:>8} {c.unnecessary:>9} {c.wrong_skips:>12}"
         )
     for kind in sorted(total):
         for example in total[kind].examples:

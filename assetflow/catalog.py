@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assetflow.observation import is_glob, read_function
+from assetflow.parquet import table_query
 from assetflow.project import Config
 from assetflow.state import Materialization
-from assetflow.storage import TABLE, table_query
+from assetflow.storage import TABLE
 
 if TYPE_CHECKING:
     import duckdb

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from assetflow.definition import Asset
 from assetflow.errors import DefinitionError, MaterializationError, StorageError
 from assetflow.observation import is_glob, read_function, source_files
-from assetflow.storage import TABLE, Storage, Stored, as_arrow, table_query
+from assetflow.parquet import table_query
+from assetflow.storage import TABLE, Storage, Stored, as_arrow
 
 if TYPE_CHECKING:
     import duckdb

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from assetflow.catalog import CATALOG_FILE
 from assetflow.errors import DefinitionError, UsageError
+from assetflow.parquet import table_query
 from assetflow.project import Config
 from assetflow.state import STATE_FILE, StateStore
-from assetflow.storage import TABLE, Storage, table_query
+from assetflow.storage import TABLE, Storage
 
 if TYPE_CHECKING:
     import duckdb

@@ -575,7 +575,7 @@ class Scheduler:
                 CheckResult(c.label, c.severity, False, 0, f"{c.label} needs a table")
                 for c in asset.sql_checks
             ]
-        from assetflow.storage import table_query
+        from assetflow.parquet import table_query
 
         reads = {t for c in asset.sql_checks for t in c.reads if t != asset.name.lower()}
         return run_sql_checks(

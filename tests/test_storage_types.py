@@ -343,6 +343,7 @@ def test_arrow_type_round_trips_through_storage(built, case):
     # What a downstream Python asset got: the same table, Arrow types and all.
     for got in (stored_value(root, a), stored_value(root, p)["table"]):
         assert got.schema == returned.schema
+        assert got.schema.metadata == returned.schema.metadata
         assert got.to_pylist() == returned.to_pylist()
     # What SQL reads: the table as DuckDB reads it when handed the returned table.
     con = duckdb.connect()

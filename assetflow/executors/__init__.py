@@ -35,7 +35,8 @@ from assetflow.compute import (
 )
 from assetflow.definition import Asset
 from assetflow.errors import DefinitionError, MaterializationError
-from assetflow.storage import TABLE, Storage, Stored, table_query
+from assetflow.parquet import table_query
+from assetflow.storage import TABLE, Storage, Stored
 
 if TYPE_CHECKING:
     from assetflow.state import Materialization

@@ -46,14 +46,12 @@ def table_query(path: Path, schema: Schema | None = None) -> str:
             else they are read from the file's footer.
 
     Example:
-        >>> table_query(Path("/s/1.parquet"), [("n", "HUGEINT"), ("s", "VARCHAR")])
-        'SELECT * REPLACE (CAST("n" AS HUGEINT) AS "n") FROM read_parquet(\'/s/1.parquet\')'
+        >>> print(table_query(Path("/s/1.parquet"), [("n", "HUGEINT"), ("s", "VARCHAR")]))
+        SELECT * REPLACE (CAST("n" AS HUGEINT) AS "n") FROM read_parquet('/s/1.parquet')
     """
     source = f"read_parquet({_sql_string(str(path))})"
-    casts = _stored_casts(path) if schema is None else schema
-    replaced = [
-        f"CAST({_ident(n)} AS {t}) AS {_ident(n)}" for n, t in casts if _CAST_BACK.search(t)
-    ]
+    casts = _stored_casts(path) if schema is None else cast_back(schema)
+    replaced = [f"CAST({_ident(n)} AS {t}) AS {_ident(n)}" for n, t in casts]
     if not replaced:
         return f"SELECT * FROM {source}"
     return f"SELECT * REPLACE ({', '.join(replaced)}) FROM {source}"

@@ -192,7 +192,10 @@ def describe_value(value: object, is_local: Callable[[str], bool]) -> Descriptio
         # A lambda or a nested function: its code and everything bound to it.
         cells = tuple(c.cell_contents for c in fn.__closure__ or () if _filled(c))
         held = (fn.__defaults__, fn.__kwdefaults__, cells)
-        return f"fn:{where}({code_text(fn.__code__)},{walk(held)})"
+        # The first constant is the docstring, or None when there is none.
+        first = fn.__code__.co_consts[:1]
+        doc = first == (None,) or (fn.__doc__ is not None and first == (fn.__doc__,))
+        return f"fn:{where}({code_text(fn.__code__, docstring=doc)},{walk(held)})"
 
     def klass(cls: type) -> str:
         where = f"{module_of(cls)}.{cls.__qualname__}"
@@ -239,10 +242,13 @@ def _filled(cell: Any) -> bool:
     return True
 
 
-def code_text(code: CodeType) -> str:
-    """A function's bytecode and what it names, without line numbers, stable across runs."""
+def code_text(code: CodeType, *, docstring: bool = False) -> str:
+    """A function's bytecode and what it names, without line numbers, stable across runs.
+
+    With ``docstring``, the first constant (the function's docstring) is left out.
+    """
     consts = []
-    for c in code.co_consts:
+    for c in code.co_consts[1:] if docstring else code.co_consts:
         if isinstance(c, CodeType):
             consts.append(code_text(c))
         elif isinstance(c, frozenset):  # `x in {"a", "b"}`: order changes with the hash seed

@@ -219,7 +219,9 @@ def _edit_in_place(path: Path, old: str, new: str) -> None:
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
 
 
-@pytest.mark.parametrize(("files", "rel", "old", "new", "before", "after"), CASES.values(), ids=CASES)
+@pytest.mark.parametrize(
+    ("files", "rel", "old", "new", "before", "after"), CASES.values(), ids=list(CASES)
+)
 def test_edit_recomputes_the_asset(tmp_path, files, rel, old, new, before, after):
     root = _project(tmp_path / "p", files)
     _invoke(root, "materialize")

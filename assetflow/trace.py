@@ -692,9 +692,10 @@ def _index_statement(index: _Index, stmt: ast.stmt, top: ast.stmt, package: str)
     targets: list[ast.expr] = []
     if isinstance(stmt, ast.Assign):
         targets = list(stmt.targets)
-    elif (isinstance(stmt, ast.AugAssign | ast.AnnAssign) and (
-        not isinstance(stmt, ast.AnnAssign) or stmt.value is not None
-    )) or isinstance(stmt, ast.For | ast.AsyncFor):
+    elif (
+        isinstance(stmt, ast.AugAssign | ast.AnnAssign)
+        and (not isinstance(stmt, ast.AnnAssign) or stmt.value is not None)
+    ) or isinstance(stmt, ast.For | ast.AsyncFor):
         targets = [stmt.target]
     elif isinstance(stmt, ast.With | ast.AsyncWith):
         targets = [item.optional_vars for item in stmt.items if item.optional_vars is not None]

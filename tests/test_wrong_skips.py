@@ -22,7 +22,7 @@ from conftest import stored_value
 from assetflow.cli import main
 
 SUM = 'sum({expr} for v in raw_a["v"].to_pylist())'
-HEADER = "from assetflow import asset, source\n\nraw_a = source(\"data/a.csv\")\n"
+HEADER = 'from assetflow import asset, source\n\nraw_a = source("data/a.csv")\n'
 
 
 def _total(body: str, *, params: str = "raw_a") -> str:
@@ -164,9 +164,7 @@ CASES = {
         {
             "_lib.py": "def scale(x):\n    return x * 2\n",
             "total.py": HEADER
-            + _total(
-                "    from ._lib import scale\n\n    return " + SUM.format(expr="scale(v)")
-            ),
+            + _total("    from ._lib import scale\n\n    return " + SUM.format(expr="scale(v)")),
         },
         "_lib.py",
         "x * 2",

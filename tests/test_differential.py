@@ -61,7 +61,8 @@ def _check(report: SeedReport) -> None:
                 f.write(json.dumps({**dataclasses.asdict(m), "edit": dataclasses.asdict(m.edit)}))
                 f.write("\n")
     if report.mismatches:
-        shown = "\n\n".join(m.describe() for m in report.mismatches[:3])
+        first = sorted(report.mismatches, key=lambda m: (not m.root, m.step))
+        shown = "\n\n".join(m.describe() for m in first[:3])
         more = len(report.mismatches) - 3
         pytest.fail(
             f"{len(report.mismatches)} assets differ from a build from scratch:\n\n{shown}"

@@ -52,9 +52,12 @@ class Mismatch:
     got: str
     diff: str
     context: str = ""  # how the asset is written: its constructs and how it reaches them
+    root: bool = True  # its upstream assets hold the right values: not a mere consequence
 
     def describe(self) -> str:
         action = "re-ran but" if self.ran else "was skipped and"
+        if not self.root:
+            action += " (an upstream differs too)"
         return (
             f"seed {self.seed}, edit {self.step} ({self.edit.kind}: {self.edit.detail}): "
             f"{self.asset} {action} holds\n    {self.got}\n  a build from scratch gives\n"
@@ -251,11 +254,12 @@ def run_seed(
                     _short(got[n]),
                     diff,
                     model.describe(n),
+                    all(got.get(u) == expected.get(u) for u in model.assets[n].upstream),
                 )
                 for n in model.assets
                 if got[n] != expected[n]
             ]
-            counts.wrong_skips += sum(not m.ran for m in found)
+            counts.wrong_skips += sum(not m.ran and m.root for m in found)
             report.mismatches += found
             if found and stop_at_first:
                 return report
@@ -290,7 +294,8 @@ def summary(reports: list[SeedReport]) -> str:
     edits = sum(c.edits for k, c in total.items() if k != "initial build")
     lines = [
         f"differential: {len(reports)} seeds, {edits} edits, "
-        f"{sum(len(r.mismatches) for r in reports)} mismatches",
+        f"{sum(len(r.mismatches) for r in reports)} mismatching assets; wrong skips count those "
+        "whose upstreams hold the right values",
         f"{'edit kind':<24} {'edits':>6} {'re-runs':>8} {'unneeded':>9} {'wrong skips':>12}",
     ]
     for kind in sorted(total):

@@ -195,7 +195,7 @@ KINDS: dict[str, Kind] = {
     ),
     "local_import": Kind(
         {"a": (0, 9)},
-        "def local_{i}(x):\n    from .{aux_module} import OFF_{i}\n\n    return x + OFF_{i}\n",
+        "def local_{i}(x):\n    from {dots}{aux_module} import OFF_{i}\n\n    return x + OFF_{i}\n",
         "local_{i}",
         "{e}({x})",
         aux="OFF_{i} = {a}\n",
@@ -271,7 +271,8 @@ KINDS: dict[str, Kind] = {
     ),
     "try_import": Kind(
         {"a": (0, 9)},
-        "try:\n    from .{aux_module} import OFF_{i}\nexcept ImportError:\n    OFF_{i} = 0\n\n\n"
+        "try:\n    from {dots}{aux_module} import OFF_{i}\n"
+        "except ImportError:\n    OFF_{i} = 0\n\n\n"
         "def tried_{i}(x):\n    return x + OFF_{i}\n",
         "tried_{i}",
         "{e}({x})",
@@ -335,6 +336,41 @@ KINDS: dict[str, Kind] = {
         "outer_{i}",
         "{e}({x})",
     ),
+    "unpacking": Kind(
+        {"a": (0, 9), "b": (0, 9)}, "A_{i}, B_{i} = {a}, {b}\n", "B_{i}", "({x}) + {e}"
+    ),
+    "loop_const": Kind(
+        {"a": (0, 9)},
+        "TOTAL_{i} = {a}\nfor _n in range(3):\n    TOTAL_{i} += _n\n",
+        "TOTAL_{i}",
+        "({x}) + {e}",
+    ),
+    "default_lambda": Kind(
+        {"a": (1, 9)},
+        "K_{i} = {a}\n\n\ndef via_{i}(x, g=lambda y: y * K_{i}):\n    return g(x)\n",
+        "via_{i}",
+        "{e}({x})",
+    ),
+    "kwonly_default": Kind(
+        {"a": (0, 9)},
+        "K_{i} = {a}\n\n\ndef kw_{i}(x, *, k=K_{i}):\n    return x + k\n",
+        "kw_{i}",
+        "{e}({x})",
+    ),
+    "dataclass_default": Kind(
+        {"a": (1, 9)},
+        "K_{i} = {a}\n\n\n@dataclass\nclass Opts_{i}:\n    mult: int = K_{i}\n",
+        "Opts_{i}",
+        "({x}) * {e}().mult",
+    ),
+    "import_rebind": Kind(
+        {"a": (0, 9), "b": (0, 9)},
+        "from {dots}{aux_module} import BASE_{i}\n\nBASE_{i} = BASE_{i} * 2 + {a}\n",
+        "BASE_{i}",
+        "({x}) + {e}",
+        aux="BASE_{i} = {b}\n",
+        import_inside=True,
+    ),
     "derived_const": Kind(
         {"a": (0, 9), "b": (1, 4)},
         "BASE_{i} = {a}\nDERIVED_{i} = BASE_{i} * {b} + 1\n",
@@ -374,6 +410,7 @@ class Construct:
         values["c_mode"] = ("LOW", "HIGH")[p["c"]] if self.kind == "enum" else ""
         values["aux"] = f"{self.aux}." if self.aux_access == "module" else ""
         values["aux_module"] = self.aux
+        values["dots"] = dots(self.home)
         return values
 
     def defs(self) -> str:
@@ -390,11 +427,12 @@ class Construct:
         if not kind.aux or kind.import_inside:
             return []
         name = kind.aux_name.format(i=self.cid)
+        d = dots(self.home)
         return [
             {
-                "from": f"from .{self.aux} import {name}",
-                "module": f"from . import {self.aux}",
-                "star": f"from .{self.aux} import *",
+                "from": f"from {d}{self.aux} import {name}",
+                "module": f"from {d} import {self.aux}",
+                "star": f"from {d}{self.aux} import *",
             }[self.aux_access]
         ]
 
@@ -409,6 +447,11 @@ class Construct:
         new = rng.choice([v for v in range(low, high + 1) if v != old])
         self.params[name] = new
         return f"{name}: {old} → {new}"
+
+
+def dots(module: str) -> str:
+    """The relative-import prefix of the assets folder, seen from ``module`` ("sub.m3")."""
+    return "." * (module.count(".") + 1)
 
 
 def new_construct(rng: random.Random, kind: str, cid: int, home: str) -> Construct:

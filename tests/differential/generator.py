@@ -17,10 +17,10 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from .constructs import KINDS, Construct, new_construct, stylize
+from .constructs import KINDS, Construct, dots, new_construct, stylize
 
 LIBS = ("_lib0", "_lib1", "_lib2")  # _libN imports only from higher N: no cycles
-MODULES = ("m0", "m1", "m2")
+MODULES = ("m0", "m1", "m2", "sub.m3")  # sub.m3: assets/sub/m3.py, group "sub"
 ACCESS = ("from", "alias", "module", "module_alias", "star")
 LETTERS = "abcde"
 MOD = 1000003
@@ -224,7 +224,7 @@ class Model:
         for module in MODULES:
             mine = [a for a in _py_assets(self) if a.module == module]
             if mine or any(c.home == module for c in self.constructs.values()):
-                files[f"assets/{module}.py"] = self._module(module, mine)
+                files[f"assets/{module.replace('.', '/')}.py"] = self._module(module, mine)
         for a in self.assets.values():
             if isinstance(a, SqlAsset):
                 files[f"assets/{a.name}.sql"] = render_sql(a)
@@ -254,13 +254,14 @@ class Model:
             c = self.constructs[cid]
             if access == "local":
                 continue
+            d = dots(a.module)
             lines.append(
                 {
-                    "from": f"from .{c.home} import {c.entry}",
-                    "alias": f"from .{c.home} import {c.entry} as {c.entry}_al",
-                    "module": f"from . import {c.home}",
-                    "module_alias": f"from . import {c.home} as {c.home[1:]}_al",
-                    "star": f"from .{c.home} import *",
+                    "from": f"from {d}{c.home} import {c.entry}",
+                    "alias": f"from {d}{c.home} import {c.entry} as {c.entry}_al",
+                    "module": f"from {d} import {c.home}",
+                    "module_alias": f"from {d} import {c.home} as {c.home[1:]}_al",
+                    "star": f"from {d}{c.home} import *",
                 }[access]
             )
         return lines
@@ -472,6 +473,25 @@ def _construct_moved_edited(model: Model, rng: random.Random) -> str | None:
     return _construct_moved(model, rng, edited=True)
 
 
+def _asset_moved(model: Model, rng: random.Random) -> str | None:
+    """A Python asset moves to another module, the same code."""
+    candidates = []
+    for a in _py_assets(model):
+        for module in MODULES:
+            homes = [model.constructs[cid].home for cid, _ in a.uses]
+            if module != a.module and all(h in LIBS or h == module for h in homes):
+                candidates.append((a, module))
+    if not candidates:
+        return None
+    a, module = rng.choice(candidates)
+    old, a.module = a.module, module
+    a.uses = [
+        (cid, "local" if model.constructs[cid].home == module else rng.choice(ACCESS))
+        for cid, _ in a.uses
+    ]
+    return f"{a.name} moved from {old} to {module}"
+
+
 def _py_assets(model: Model) -> list[PyAsset]:
     return [a for a in model.assets.values() if isinstance(a, PyAsset)]
 
@@ -639,6 +659,7 @@ _EDITS: list[tuple[str, float]] = [
     ("asset added", 1),
     ("asset deleted", 0.7),
     ("asset renamed", 0.7),
+    ("asset moved", 0.7),
 ]
 EDIT_KINDS = [k for k, _ in _EDITS]
 _EDIT_FUNCTIONS = {
@@ -661,4 +682,5 @@ _EDIT_FUNCTIONS = {
     "asset added": _asset_add,
     "asset deleted": _asset_delete,
     "asset renamed": _asset_rename,
+    "asset moved": _asset_moved,
 }

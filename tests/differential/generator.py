@@ -176,6 +176,7 @@ class Model:
     """A generated project as data."""
 
     sources: dict[str, list[tuple[str, int]]]
+    parts: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # data/parts/*.csv
     constructs: dict[int, Construct] = field(default_factory=dict)
     assets: dict[str, Asset] = field(default_factory=dict)  # in dependency order
     module_style: dict[str, int] = field(default_factory=dict)
@@ -188,9 +189,18 @@ class Model:
 
     def tables(self) -> list[str]:
         """Names whose value is a table: sources and non-scalar assets."""
-        names = list(self.sources)
+        names = self.source_names()
         names += [n for n, a in self.assets.items() if not (isinstance(a, PyAsset) and a.scalar)]
         return names
+
+    def source_names(self) -> list[str]:
+        return [*self.sources, *(["parts"] if self.parts else [])]
+
+    def source_text(self, name: str, files: dict[str, str]) -> str:
+        """What a source's version stands for: its file, or its files and their names."""
+        if name != "parts":
+            return files[f"data/{name}.csv"]
+        return "".join(f"{k}\0{files[k]}" for k in sorted(files) if k.startswith("data/parts/"))
 
     def readers(self, name: str) -> list[str]:
         return [n for n, a in self.assets.items() if name in a.upstream]
@@ -216,9 +226,12 @@ class Model:
         files = {"pyproject.toml": '[tool.assetflow]\nassets = "assets"\n'}
         for name, rows in self.sources.items():
             files[f"data/{name}.csv"] = "k,v\n" + "".join(f"{k},{v}\n" for k, v in rows)
-        files["assets/sources.py"] = "from assetflow import source\n\n" + "".join(
-            f'{n} = source("data/{n}.csv")\n' for n in self.sources
-        )
+        for stem, rows in self.parts.items():
+            files[f"data/parts/{stem}.csv"] = "k,v\n" + "".join(f"{k},{v}\n" for k, v in rows)
+        declared = [f'{n} = source("data/{n}.csv")\n' for n in self.sources]
+        if self.parts:
+            declared.append('parts = source("data/parts/*.csv")\n')
+        files["assets/sources.py"] = "from assetflow import source\n\n" + "".join(declared)
         for lib in LIBS:
             files[f"assets/{lib}.py"] = self._module(lib, [])
         for module in MODULES:
@@ -328,6 +341,8 @@ def generate(rng: random.Random) -> Model:
     """A new project: 2-3 sources and 6-10 assets."""
     sources = {f"src{j}": _rows(rng) for j in range(rng.randint(2, 3))}
     model = Model(sources=sources)
+    if rng.random() < 0.5:
+        model.parts = {f"part{j}": _rows(rng) for j in range(rng.randint(1, 2))}
     for _ in range(rng.randint(6, 10)):
         add_asset(model, rng)
     return model
@@ -398,7 +413,7 @@ def _new_sql_asset(model: Model, rng: random.Random, name: str) -> SqlAsset:
     count, ranges = SQL_TEMPLATES[template]
     ups = _upstream(model, rng, count)
     params = {n: rng.randint(low, high) for n, (low, high) in ranges.items()}
-    others = [n for n in [*model.sources, *model.assets] if n not in ups]
+    others = [n for n in [*model.source_names(), *model.assets] if n not in ups]
     shadow = rng.choice(others) if others else "shadowed"
     return SqlAsset(name=name, template=template, upstream=ups, params=params, shadow_name=shadow)
 
@@ -565,7 +580,10 @@ def _sql_upstream(model: Model, rng: random.Random) -> str | None:
         return None
     q = rng.choice(found)
     position = list(model.assets).index(q.name)
-    earlier = [*model.sources, *[n for n in list(model.assets)[:position] if n in model.tables()]]
+    earlier = [
+        *model.source_names(),
+        *[n for n in list(model.assets)[:position] if n in model.tables()],
+    ]
     i = rng.randrange(len(q.upstream))
     old = q.upstream[i]
     choices = [n for n in earlier if n not in (old, q.shadow_name)]
@@ -600,6 +618,33 @@ def _source_add_row(model: Model, rng: random.Random) -> str:
     row = (rng.choice(LETTERS), rng.randint(0, 50))
     model.sources[name].append(row)
     return f"{name}: row {row[0]},{row[1]} added"
+
+
+def _glob_file_added(model: Model, rng: random.Random) -> str | None:
+    if not model.parts:
+        return None
+    stem = f"part{model.new_id()}"
+    model.parts[stem] = _rows(rng)
+    return f"data/parts/{stem}.csv added"
+
+
+def _glob_file_removed(model: Model, rng: random.Random) -> str | None:
+    if len(model.parts) < 2:
+        return None
+    stem = rng.choice(sorted(model.parts))
+    del model.parts[stem]
+    return f"data/parts/{stem}.csv removed"
+
+
+def _glob_file_changed(model: Model, rng: random.Random) -> str | None:
+    if not model.parts:
+        return None
+    stem = rng.choice(sorted(model.parts))
+    rows = model.parts[stem]
+    i = rng.randrange(len(rows))
+    k, v = rows[i]
+    rows[i] = (k, rng.choice([x for x in range(51) if x != v]))
+    return f"data/parts/{stem}.csv row {i}: {k},{v} → {rows[i][0]},{rows[i][1]}"
 
 
 def _source_touch(model: Model, rng: random.Random) -> str:
@@ -656,6 +701,9 @@ _EDITS: list[tuple[str, float]] = [
     ("source reorder", 0.7),
     ("source add row", 0.5),
     ("source touch", 0.7),
+    ("glob file added", 0.5),
+    ("glob file removed", 0.4),
+    ("glob file changed", 0.5),
     ("asset added", 1),
     ("asset deleted", 0.7),
     ("asset renamed", 0.7),
@@ -679,6 +727,9 @@ _EDIT_FUNCTIONS = {
     "source reorder": _source_reorder,
     "source add row": _source_add_row,
     "source touch": _source_touch,
+    "glob file added": _glob_file_added,
+    "glob file removed": _glob_file_removed,
+    "glob file changed": _glob_file_changed,
     "asset added": _asset_add,
     "asset deleted": _asset_delete,
     "asset renamed": _asset_rename,

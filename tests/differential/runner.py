@@ -268,14 +268,16 @@ def run_seed(
             for n in sorted(ran & set(previous)):
                 ups = model.assets[n].upstream
                 same_inputs = previous_ups.get(n) == ups and all(
-                    previous.get(u) == expected.get(u, files.get(f"data/{u}.csv")) for u in ups
+                    previous.get(u)
+                    == (expected[u] if u in expected else model.source_text(u, files))
+                    for u in ups
                 )
                 if same_inputs and previous[n] == expected[n]:
                     counts.unnecessary += 1
                     if len(counts.examples) < 3:
                         counts.examples.append(f"seed {seed} edit {step}: {n} ({edit.detail})")
             previous = dict(expected)
-            previous |= {s: files[f"data/{s}.csv"] for s in model.sources}
+            previous |= {s: model.source_text(s, files) for s in model.source_names()}
             previous_ups = {n: list(a.upstream) for n, a in model.assets.items()}
     return report
 

@@ -25,7 +25,7 @@ from differential.runner import SeedReport, run_seed, summary
 DEFAULT_SEEDS = 4
 EDITS = 14
 PROCESSES_SEED = 1000  # the seed that also runs under --executor processes
-PROCESSES_EDITS = 8  # each run starts worker processes: fewer edits keep it quick
+PROCESSES_EDITS = 14
 
 _REPORTS: list[SeedReport] = []
 

@@ -243,43 +243,67 @@ def run_seed(
             counts = report.kinds.setdefault(edit.kind, KindCounts())
             counts.edits += 1
             counts.reruns += len(ran & set(model.assets))
-            found = [
-                Mismatch(
-                    seed,
-                    step,
-                    edit,
-                    n,
-                    n in ran,
-                    _short(expected[n]),
-                    _short(got[n]),
-                    diff,
-                    model.describe(n),
-                    all(got.get(u) == expected.get(u) for u in model.assets[n].upstream),
-                )
-                for n in model.assets
-                if got[n] != expected[n]
-            ]
+            found = _mismatches(seed, step, edit, model, expected, got, ran, diff)
             counts.wrong_skips += sum(not m.ran and m.root for m in found)
             report.mismatches += found
             if found and stop_at_first:
                 return report
             if found:
                 materialize(project, "--force")
-            for n in sorted(ran & set(previous)):
-                ups = model.assets[n].upstream
-                same_inputs = previous_ups.get(n) == ups and all(
-                    previous.get(u)
-                    == (expected[u] if u in expected else model.source_text(u, files))
-                    for u in ups
-                )
-                if same_inputs and previous[n] == expected[n]:
-                    counts.unnecessary += 1
-                    if len(counts.examples) < 3:
-                        counts.examples.append(f"seed {seed} edit {step}: {n} ({edit.detail})")
+            for n in _unneeded(model, files, ran, expected, previous, previous_ups):
+                counts.unnecessary += 1
+                if len(counts.examples) < 3:
+                    counts.examples.append(f"seed {seed} edit {step}: {n} ({edit.detail})")
             previous = dict(expected)
             previous |= {s: model.source_text(s, files) for s in model.source_names()}
             previous_ups = {n: list(a.upstream) for n, a in model.assets.items()}
     return report
+
+
+def _mismatches(
+    seed: int,
+    step: int,
+    edit: Edit,
+    model: Model,
+    expected: dict[str, Any],
+    got: dict[str, Any],
+    ran: set[str],
+    diff: str,
+) -> list[Mismatch]:
+    found = []
+    for n, a in model.assets.items():
+        if got[n] != expected[n]:
+            root = all(got.get(u) == expected.get(u) for u in a.upstream)
+            short_expected, short_got = _short(expected[n]), _short(got[n])
+            context = model.describe(n)
+            found.append(
+                Mismatch(
+                    seed, step, edit, n, n in ran, short_expected, short_got, diff, context, root
+                )
+            )
+    return found
+
+
+def _unneeded(
+    model: Model,
+    files: dict[str, str],
+    ran: set[str],
+    expected: dict[str, Any],
+    previous: dict[str, Any],
+    previous_ups: dict[str, list[str]],
+) -> list[str]:
+    """The assets that re-ran though they, their upstreams and their inputs are as before."""
+
+    def now(u: str) -> Any:
+        return expected[u] if u in expected else model.source_text(u, files)
+
+    return [
+        n
+        for n in sorted(ran & set(previous))
+        if previous[n] == expected[n]
+        and previous_ups.get(n) == model.assets[n].upstream
+        and all(previous.get(u) == now(u) for u in model.assets[n].upstream)
+    ]
 
 
 def summary(reports: list[SeedReport]) -> str:

@@ -3,7 +3,10 @@
 A file source's version is a hash of its content. Its (size, mtime) are kept
 with the version, and a file whose (size, mtime) did not change since the last
 observation is not read again; a ``touch`` re-reads it and finds the same
-version.
+version. Like git's index, a file modified less than two seconds before it was
+read is not vouched for by its (size, mtime): a rewrite of the same size within
+the file system's timestamp granularity would look unchanged, so such a file is
+read again next time.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +24,7 @@ from assetflow.state import Observation
 
 _GLOB_CHARS = frozenset("*?[")
 _CHUNK = 1 << 20
+_RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +55,15 @@ def source_files(asset: Asset, root: Path) -> list[Path]:
     return [full] if full.is_file() else []
 
 
-def observe(asset: Asset, root: Path, previous: Observation | None) -> SourceState:
-    """Observe one source, reusing ``previous`` when its files did not change."""
+def observe(
+    asset: Asset, root: Path, previous: Observation | None, *, now_ns: int | None = None
+) -> SourceState:
+    """Observe one source, reusing ``previous`` when its files did not change.
+
+    Args:
+        now_ns: The clock in nanoseconds since the epoch (default: read it), for the
+            two seconds within which a file's (size, mtime) vouch for nothing.
+    """
     src = asset.source
     assert src is not None
     if src.observe is not None:
@@ -63,7 +75,7 @@ def observe(asset: Asset, root: Path, previous: Observation | None) -> SourceSta
     if not files:
         return SourceState(None, detail=f" ({src.path} not found)")
     stats = [(f, f.stat()) for f in files]
-    stat_key = _digest(
+    stat_key: str | None = _digest(
         "\n".join(
             f"{f.relative_to(root) if f.is_relative_to(root) else f}|{s.st_size}|{s.st_mtime_ns}"
             for f, s in stats
@@ -71,6 +83,9 @@ def observe(asset: Asset, root: Path, previous: Observation | None) -> SourceSta
     )
     if previous is not None and previous.stat_key == stat_key:
         return SourceState(previous.version, stat_key)
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    if any(s.st_mtime_ns > now_ns - _RACY_NS for _, s in stats):
+        stat_key = None  # too recent to vouch for the content: read it again next time
     if len(files) == 1:
         version = _file_hash(files[0])
     else:

@@ -278,3 +278,21 @@ def test_a_copied_project_runs_its_own_files(tmp_path):
     (copy / "data" / "a.csv").write_text("k,v\n1,1\n")
     _invoke(copy, "materialize")
     assert stored_value(copy, "total") == 1
+
+
+def test_a_source_rewritten_with_the_same_size_and_mtime_right_after_a_read(tmp_path):
+    """A file's (size, mtime) vouch for its content only once it is two seconds old."""
+    import time
+
+    root = _project(
+        tmp_path / "p", {"total.py": HEADER + _total("    return " + SUM.format(expr="v"))}
+    )
+    data = root / "data" / "a.csv"
+    now = time.time_ns()
+    os.utime(data, ns=(now, now))
+    _invoke(root, "materialize")
+    assert stored_value(root, "total") == 30
+    data.write_text("k,v\n1,10\n2,21\n")  # the same size
+    os.utime(data, ns=(now, now))  # and the same mtime: a coarse clock's view
+    _invoke(root, "materialize")
+    assert stored_value(root, "total") == 31

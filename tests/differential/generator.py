@@ -426,6 +426,7 @@ class Edit:
     kind: str  # the summary's row: "construct semantic", "sql reformat", ...
     detail: str  # "bound_default #5 in _lib1: a: 3 → 7"
     touch: str = ""  # a file whose modification time alone changes
+    racy: str = ""  # a file rewritten with the same size and mtime just after a run read it
 
 
 def apply_edit(model: Model, rng: random.Random) -> Edit:
@@ -435,7 +436,8 @@ def apply_edit(model: Model, rng: random.Random) -> Edit:
         detail = _EDIT_FUNCTIONS[kind](model, rng)
         if detail is not None:
             touch = detail.removeprefix("touch ") if kind == "source touch" else ""
-            return Edit(kind, detail, touch)
+            racy = detail.split()[0] if kind == "source racy rewrite" else ""
+            return Edit(kind, detail, touch, racy)
 
 
 def _used_constructs(model: Model) -> list[Construct]:
@@ -602,6 +604,17 @@ def _source_change(model: Model, rng: random.Random) -> str:
     return f"{name} row {i}: {k},{v} → {rows[i][0]},{rows[i][1]}"
 
 
+def _source_racy_rewrite(model: Model, rng: random.Random) -> str:
+    """A value changes for one of as many digits: the file keeps its size."""
+    name = rng.choice(sorted(model.sources))
+    rows = model.sources[name]
+    i = rng.randrange(len(rows))
+    k, v = rows[i]
+    same_width = [x for x in range(51) if x != v and len(str(x)) == len(str(v))]
+    rows[i] = (k, rng.choice(same_width))
+    return f"data/{name}.csv row {i}: {k},{v} → {rows[i][0]},{rows[i][1]}, same size and mtime"
+
+
 def _source_reorder(model: Model, rng: random.Random) -> str | None:
     name = rng.choice(sorted(model.sources))
     rows = model.sources[name]
@@ -701,6 +714,7 @@ _EDITS: list[tuple[str, float]] = [
     ("source reorder", 0.7),
     ("source add row", 0.5),
     ("source touch", 0.7),
+    ("source racy rewrite", 0.7),
     ("glob file added", 0.5),
     ("glob file removed", 0.4),
     ("glob file changed", 0.5),
@@ -727,6 +741,7 @@ _EDIT_FUNCTIONS = {
     "source reorder": _source_reorder,
     "source add row": _source_add_row,
     "source touch": _source_touch,
+    "source racy rewrite": _source_racy_rewrite,
     "glob file added": _glob_file_added,
     "glob file removed": _glob_file_removed,
     "glob file changed": _glob_file_changed,

@@ -86,18 +86,36 @@ class SeedReport:
 
 
 class _Clock:
-    """Modification times a whole second apart, starting a month ago."""
+    """Modification times a whole second apart, starting a month ago.
 
-    def __init__(self) -> None:
+    With ``coarse``, the time of day truncated to the second instead, as a file
+    system with one-second timestamps records it: an edit of the same size in
+    the same second as the one before leaves size and mtime unchanged, and
+    only the caches' "racy file" rule keeps them from trusting it.
+    """
+
+    def __init__(self, coarse: bool = False) -> None:
+        self.coarse = coarse
         self.ns = (time.time_ns() // 10**9 - 30 * 86400) * 10**9
 
     def tick(self) -> int:
+        if self.coarse:
+            return time.time_ns() // 10**9 * 10**9
         self.ns += 10**9
         return self.ns
 
 
-def write_files(root: Path, old: dict[str, str], new: dict[str, str], clock: _Clock) -> None:
-    """Make ``root`` hold ``new`` (it holds ``old``); each written file gets a new mtime."""
+def write_files(
+    root: Path,
+    old: dict[str, str],
+    new: dict[str, str],
+    clock: _Clock,
+    mtimes: dict[str, int] | None = None,
+) -> None:
+    """Make ``root`` hold ``new`` (it holds ``old``); each written file gets a new mtime.
+
+    ``mtimes`` gives some files the mtime they must have instead.
+    """
     for rel in sorted(set(old) - set(new)):
         (root / rel).unlink()
     for rel in sorted(new):
@@ -106,7 +124,7 @@ def write_files(root: Path, old: dict[str, str], new: dict[str, str], clock: _Cl
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(new[rel])
-        t = clock.tick()
+        t = (mtimes or {}).get(rel) or clock.tick()
         os.utime(path, ns=(t, t))
 
 
@@ -207,6 +225,7 @@ def run_seed(
     work: Path,
     *,
     executor: str = "threads",
+    coarse_mtimes: bool = False,
     stop_at_first: bool = False,
 ) -> SeedReport:
     """Generate the project of ``seed``, apply ``edits`` random edits, compare after each.
@@ -216,7 +235,7 @@ def run_seed(
     """
     rng = random.Random(seed)
     report = SeedReport(seed)
-    clock = _Clock()
+    clock = _Clock(coarse_mtimes)
     project = work / "project"
     scratch = work / "scratch"
     model = generate(rng)
@@ -229,7 +248,8 @@ def run_seed(
             edit = Edit("initial build", "") if step == 0 else apply_edit(model, rng)
             new_files = model.render()
             diff = file_diff(files, new_files)
-            write_files(project, files, new_files, clock)
+            mtimes = _read_racily(project, edit.racy, args) if edit.racy else {}
+            write_files(project, files, new_files, clock, mtimes)
             if edit.touch:
                 touch(project / edit.touch, clock)
             files = new_files
@@ -258,6 +278,24 @@ def run_seed(
             previous |= {s: model.source_text(s, files) for s in model.source_names()}
             previous_ups = {n: list(a.upstream) for n, a in model.assets.items()}
     return report
+
+
+_RACY_NS = 2 * 10**9  # assetflow's caches distrust a file modified this close to a read
+
+
+def _read_racily(project: Path, rel: str, args: tuple[str, ...]) -> dict[str, int]:
+    """Save ``rel`` unchanged just now and run, so that the run reads a freshly saved file.
+
+    Returns ``{rel: mtime}`` for the edit to keep: a file system with coarse
+    timestamps gives a rewrite in the same tick the same mtime. If the run
+    ended too long after the save for its read to count as racy, the edit gets
+    a new mtime like any other (returns ``{}``), so the test stays deterministic.
+    """
+    path = project / rel
+    t = time.time_ns()
+    os.utime(path, ns=(t, t))
+    materialize(project, *args)
+    return {rel: t} if time.time_ns() - t < _RACY_NS else {}
 
 
 def _mismatches(

@@ -426,7 +426,7 @@ class Edit:
     kind: str  # the summary's row: "construct semantic", "sql reformat", ...
     detail: str  # "bound_default #5 in _lib1: a: 3 → 7"
     touch: str = ""  # a file whose modification time alone changes
-    racy: str = ""  # a file rewritten with the same size and mtime just after a run read it
+    racy: bool = False  # files rewritten with their mtime just after a run read them
 
 
 def apply_edit(model: Model, rng: random.Random) -> Edit:
@@ -436,8 +436,7 @@ def apply_edit(model: Model, rng: random.Random) -> Edit:
         detail = _EDIT_FUNCTIONS[kind](model, rng)
         if detail is not None:
             touch = detail.removeprefix("touch ") if kind == "source touch" else ""
-            racy = detail.split()[0] if kind == "source racy rewrite" else ""
-            return Edit(kind, detail, touch, racy)
+            return Edit(kind, detail, touch, racy=kind.endswith("racy rewrite"))
 
 
 def _used_constructs(model: Model) -> list[Construct]:
@@ -451,6 +450,11 @@ def _construct_semantic(model: Model, rng: random.Random) -> str | None:
         return None
     c = rng.choice(used)
     return f"{c.kind} #{c.cid} in {c.home}: {c.edit_param(rng)}"
+
+
+def _construct_racy_rewrite(model: Model, rng: random.Random) -> str | None:
+    detail = _construct_semantic(model, rng)
+    return None if detail is None else f"{detail}, same mtime"
 
 
 def _construct_cosmetic(model: Model, rng: random.Random) -> str | None:
@@ -612,7 +616,7 @@ def _source_racy_rewrite(model: Model, rng: random.Random) -> str:
     k, v = rows[i]
     same_width = [x for x in range(51) if x != v and len(str(x)) == len(str(v))]
     rows[i] = (k, rng.choice(same_width))
-    return f"data/{name}.csv row {i}: {k},{v} → {rows[i][0]},{rows[i][1]}, same size and mtime"
+    return f"data/{name}.csv row {i}: {k},{v} → {rows[i][0]},{rows[i][1]}, same mtime"
 
 
 def _source_reorder(model: Model, rng: random.Random) -> str | None:
@@ -700,6 +704,7 @@ def _asset_rename(model: Model, rng: random.Random) -> str | None:
 _EDITS: list[tuple[str, float]] = [
     ("construct semantic", 5),
     ("construct cosmetic", 3),
+    ("construct racy rewrite", 1),
     ("construct moved", 1),
     ("construct moved+edited", 1),
     ("asset semantic", 1.5),
@@ -714,7 +719,7 @@ _EDITS: list[tuple[str, float]] = [
     ("source reorder", 0.7),
     ("source add row", 0.5),
     ("source touch", 0.7),
-    ("source racy rewrite", 0.7),
+    ("source racy rewrite", 1.2),
     ("glob file added", 0.5),
     ("glob file removed", 0.4),
     ("glob file changed", 0.5),
@@ -727,6 +732,7 @@ EDIT_KINDS = [k for k, _ in _EDITS]
 _EDIT_FUNCTIONS = {
     "construct semantic": _construct_semantic,
     "construct cosmetic": _construct_cosmetic,
+    "construct racy rewrite": _construct_racy_rewrite,
     "construct moved": _construct_moved,
     "construct moved+edited": _construct_moved_edited,
     "asset semantic": _asset_semantic,

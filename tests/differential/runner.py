@@ -248,7 +248,7 @@ def run_seed(
             edit = Edit("initial build", "") if step == 0 else apply_edit(model, rng)
             new_files = model.render()
             diff = file_diff(files, new_files)
-            mtimes = _read_racily(project, edit.racy, args) if edit.racy else {}
+            mtimes = _read_racily(project, files, new_files, args) if edit.racy else {}
             write_files(project, files, new_files, clock, mtimes)
             if edit.touch:
                 touch(project / edit.touch, clock)
@@ -283,19 +283,24 @@ def run_seed(
 _RACY_NS = 2 * 10**9  # assetflow's caches distrust a file modified this close to a read
 
 
-def _read_racily(project: Path, rel: str, args: tuple[str, ...]) -> dict[str, int]:
-    """Save ``rel`` unchanged just now and run, so that the run reads a freshly saved file.
+def _read_racily(
+    project: Path, old: dict[str, str], new: dict[str, str], args: tuple[str, ...]
+) -> dict[str, int]:
+    """Save the files the edit changes, unchanged, just now, and run: a run that reads
+    freshly saved files.
 
-    Returns ``{rel: mtime}`` for the edit to keep: a file system with coarse
-    timestamps gives a rewrite in the same tick the same mtime. If the run
-    ended too long after the save for its read to count as racy, the edit gets
-    a new mtime like any other (returns ``{}``), so the test stays deterministic.
+    Returns the mtimes the edit must keep: a file system with coarse timestamps
+    gives a rewrite in the same tick the same mtime (and an edit of one digit
+    keeps the size). If the run ended too long after the save for its reads to
+    count as racy, the edit gets new mtimes like any other (returns ``{}``), so
+    the test stays deterministic.
     """
-    path = project / rel
     t = time.time_ns()
-    os.utime(path, ns=(t, t))
+    changed = [rel for rel in sorted(new) if rel in old and old[rel] != new[rel]]
+    for rel in changed:
+        os.utime(project / rel, ns=(t, t))
     materialize(project, *args)
-    return {rel: t} if time.time_ns() - t < _RACY_NS else {}
+    return dict.fromkeys(changed, t) if time.time_ns() - t < _RACY_NS else {}
 
 
 def _mismatches(

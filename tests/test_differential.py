@@ -10,6 +10,12 @@ files it changed. Replay one seed with ``--seed S``; run more with ``--seeds N``
 it and all its inputs came out as before) are counted per edit kind and printed
 at the end; they are not failures. Set ``DIFFERENTIAL_LOG=file`` to append every
 mismatch to a JSON-lines file.
+
+The CLI runs in this process (click's CliRunner). Stale code cannot leak
+between steps: every load imports the files under a new package, no bytecode
+is written (``sys.dont_write_bytecode``, ``PYTHONDONTWRITEBYTECODE`` for
+process workers), and every write moves the file's mtime a second forward;
+see tests/differential/runner.py.
 """
 
 from __future__ import annotations

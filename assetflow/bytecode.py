@@ -53,7 +53,8 @@ class SourceLoader(importlib.machinery.SourceFileLoader):
         except (OSError, ValueError, EOFError, TypeError):
             pass  # no cache, or a damaged one: compile
         code = self.source_to_code(source, path)
-        _write(cache, MAGIC + digest + marshal.dumps(code))
+        if not sys.dont_write_bytecode:  # PYTHONDONTWRITEBYTECODE, -B: as Python's own
+            _write(cache, MAGIC + digest + marshal.dumps(code))
         return code
 
 

@@ -263,9 +263,12 @@ def test_values_without_an_exact_description_are_named_with_the_fix(tmp_path):
     assert [a["outcome"] for a in doc["assets"]] == ["materialized"]  # type: ignore[index]
 
 
-def test_a_copied_project_runs_its_own_files(tmp_path):
+def test_a_copied_project_runs_its_own_files(tmp_path, monkeypatch):
     """Bytecode cached for one copy of a project is never used for another (it names its file)."""
     import shutil
+    import sys
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # CI images may set it
 
     files = {"total.py": HEADER + _total("    return " + SUM.format(expr="v"))}
     first = _project(tmp_path / "first", files)

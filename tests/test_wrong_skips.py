@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,6 +191,12 @@ CASES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _bytecode_written(monkeypatch):
+    """Cache bytecode, as users' Pythons do, even where CI images turn it off."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+
+
 def _project(root: Path, files: dict[str, str]) -> Path:
     (root / "data").mkdir(parents=True)
     (root / "data" / "a.csv").write_text("k,v\n1,10\n2,20\n")
@@ -263,12 +270,9 @@ def test_values_without_an_exact_description_are_named_with_the_fix(tmp_path):
     assert [a["outcome"] for a in doc["assets"]] == ["materialized"]  # type: ignore[index]
 
 
-def test_a_copied_project_runs_its_own_files(tmp_path, monkeypatch):
+def test_a_copied_project_runs_its_own_files(tmp_path):
     """Bytecode cached for one copy of a project is never used for another (it names its file)."""
     import shutil
-    import sys
-
-    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # CI images may set it
 
     files = {"total.py": HEADER + _total("    return " + SUM.format(expr="v"))}
     first = _project(tmp_path / "first", files)

@@ -543,3 +543,12 @@ def test_cached_code_versions_write_nothing_without_a_state_folder(tmp_path):
     )
     assert versions == _versions(root)
     assert not loaded.config.state_dir.exists()
+
+
+@pytest.mark.parametrize("module", ["code_tree", "values", "bytecode"])
+def test_tracing_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"assetflow.{module}"))
+    assert result.attempted > 0 and result.failed == 0

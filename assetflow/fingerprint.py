@@ -34,10 +34,6 @@ from assetflow.definition import Asset, AssetOptions
 from assetflow.graph import AssetGraph
 from assetflow.trace import UNTRACKED, Read, Reads, Tracer
 
-_Read = Read
-_Reads = Reads
-_UNTRACKED = UNTRACKED
-
 
 def code_versions(graph: AssetGraph, package: str) -> dict[str, str]:
     """Code version of every python and sql asset in graph (sources are skipped).
@@ -80,7 +76,7 @@ def _note_sentence(value: str) -> str:
     )
 
 
-def _trace(assets: Iterable[Asset], tracer: Tracer) -> dict[str, tuple[str, _Reads]]:
+def _trace(assets: Iterable[Asset], tracer: Tracer) -> dict[str, tuple[str, Reads]]:
     """Each asset's version and the reads it rests on (none for SQL and pinned ones)."""
     with _collector_paused():
         return {a.name: _version(a, tracer) for a in assets}
@@ -100,7 +96,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _version(asset: Asset, tracer: Tracer) -> tuple[str, _Reads]:
+def _version(asset: Asset, tracer: Tracer) -> tuple[str, Reads]:
     if asset.options.version is not None:
         return _hash(b"pinned:" + asset.options.version.encode()), frozenset()
     if asset.kind == "sql":
@@ -133,9 +129,9 @@ def cached_code_versions(
 
     After an edit, each version is reused while its asset is declared the same
     way (file, function, line, output options), every module-level name its
-    trace looked up holds the same kind of thing (the same helper, a plain
-    value with the same repr), and every project file it parsed is unchanged.
-    A SQL version is reused for the same query and options. So an edit
+    trace looked up holds the same kind of thing (the same helper, a value
+    with the same description), and every project file it parsed is unchanged.
+    A SQL version is reused for the same parse tree and options. So an edit
     recomputes the assets defined in the edited file and those whose traces
     parsed it or looked up a name it rebinds; the rest are reused. A version
     that rests on something no read describes (a function with no source, a
@@ -232,15 +228,15 @@ def _versions_for(
 
 
 def _name_reads(
-    cache: _Cache, reused: Iterable[str], computed: Mapping[str, tuple[str, _Reads]]
-) -> list[_Read] | None:
+    cache: _Cache, reused: Iterable[str], computed: Mapping[str, tuple[str, Reads]]
+) -> list[Read] | None:
     """The looked-up names all versions rest on (files aside), or None if one rests on more."""
-    found: set[_Read] = set()
+    found: set[Read] = set()
     for name in reused:
         found.update(cache.reads_of(name))
     for _, reads in computed.values():
         found.update(reads)
-    if _UNTRACKED in found:
+    if UNTRACKED in found:
         return None
     return sorted(r for r in found if r[0] != "f")
 
@@ -313,7 +309,7 @@ class _Cache:
             self._holds[i] = file and self.tracer.holds(read)
         return self._holds[i]
 
-    def reads_of(self, name: str) -> list[_Read]:
+    def reads_of(self, name: str) -> list[Read]:
         """The reads a reused entry rests on."""
         return [_as_read(self.reads[i]) for i in self.assets[name][2]]
 
@@ -322,17 +318,17 @@ class _Cache:
         path: Path,
         files: Mapping[str, tuple[int, int]],
         reused: Iterable[str],
-        computed: Mapping[str, tuple[str, str, _Reads]],
+        computed: Mapping[str, tuple[str, str, Reads]],
     ) -> None:
         """Write the ``reused`` entries and the ``computed`` ones whose reads are all known."""
-        table: dict[_Read, int] = {}
+        table: dict[Read, int] = {}
         assets = {}
         for name in reused:
             identity, version, indexes = self.assets[name]
             reads = [_as_read(self.reads[i]) for i in indexes]
             assets[name] = [identity, version, [table.setdefault(r, len(table)) for r in reads]]
         for name, (identity, version, found) in computed.items():
-            if _UNTRACKED not in found:
+            if UNTRACKED not in found:
                 reads = sorted(found)
                 assets[name] = [identity, version, [table.setdefault(r, len(table)) for r in reads]]
         _write_json(
@@ -340,7 +336,7 @@ class _Cache:
         )
 
 
-def _as_read(value: Any) -> _Read:
+def _as_read(value: Any) -> Read:
     kind, module, name, seen = value
     "".join(value)  # raises TypeError unless all four are strings
     return kind, module, name, seen

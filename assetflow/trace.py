@@ -168,6 +168,10 @@ class Tracer:
         """Whether ``read`` sees now what it saw when it was made (file contents aside)."""
         kind, key, name, seen = read
         module = f"{self.package}.{key}" if key else self.package
+        if module not in sys.modules:
+            # A module only a function imports (when it runs): the trace imported it.
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
         if kind == "f":
             return self._file_name(sys.modules.get(module)) == seen
         value = _namespace(module).get(name, _MISSING)

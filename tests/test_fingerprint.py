@@ -552,3 +552,21 @@ def test_tracing_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(f"assetflow.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_cached_code_versions_reuse_a_trace_through_an_import_inside_a_function(
+    tmp_path, computed
+):
+    files = {
+        "assetflow.toml": 'assets = "assets"\n',
+        "assets/a.py": "from assetflow import asset\n\n\n@asset\ndef a1():\n"
+        "    from ._lib import scale\n\n    return scale(1)\n",
+        "assets/_lib.py": "def scale(x):\n    return x * 2\n",
+    }
+    root = _write(tmp_path, files)
+    first = _cached(root)
+    computed.clear()
+    # A new load has not imported _lib: only a1's body does, when it runs.
+    assert _cached(root) == first and computed == []
+    _edit(root / "assets" / "_lib.py", "x * 2", "x * 3")
+    assert _cached(root) != first and computed == ["a1"]

@@ -1,9 +1,11 @@
 """Declaring assets and sources: ``@asset``, ``source`` and the ``Asset`` record.
 
-A user declares assets with :func:`asset` on module-level functions and
-sources with :func:`source`. Discovery (``project.py``) turns those
-declarations, and ``.sql`` files, into :class:`Asset` records, which the graph
-links by name.
+A user declares assets with :func:`asset`, checks with :func:`check` and
+sources with :func:`source`. Each declaration is recorded in the module whose
+top-level code made it (see :func:`declarations`), wherever it was made: at the
+top level, in a loop, or in a factory function the module calls. Discovery
+(``project.py``) turns those declarations, and ``.sql`` files, into
+:class:`Asset` records, which the graph links by name.
 
 Example:
     >>> @asset(tags=["daily"])
@@ -15,11 +17,14 @@ Example:
 
 from __future__ import annotations
 
+import dis
+import functools
 import inspect
 import keyword
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
@@ -32,6 +37,13 @@ AssetKind = Literal["python", "sql", "source"]
 CONTEXT_PARAM = "context"
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The longest asset name. A name becomes a folder of the state folder (most file
+#: systems allow 255 bytes) and a DuckDB identifier; 128 leaves room for the
+#: temporary and versioned names stored beside it, and is longer than any name a
+#: person reads whole.
+MAX_NAME_LENGTH = 128
+#: The module-level list in which a module keeps what its top-level code declared.
+DECLARED = "__assetflow_declared__"
 
 
 def validate_name(name: object, where: str) -> str:
@@ -53,7 +65,123 @@ def validate_name(name: object, where: str) -> str:
         raise DefinitionError(
             f"{where}: {name!r} is a Python keyword and cannot name an asset; rename it."
         )
+    if len(name) > MAX_NAME_LENGTH:
+        raise DefinitionError(
+            f"{where}: asset name {name[:24]!r}... is {len(name)} characters long; names "
+            f"become file names and are at most {MAX_NAME_LENGTH} characters, so shorten it."
+        )
     return name
+
+
+def declarations(namespace: Mapping[str, object]) -> list[object]:
+    """What the top-level code of the module with ``namespace`` declared, in order.
+
+    ``@asset``, ``@check`` and ``source`` record what they make in the module
+    whose top-level code is running, so a declaration counts wherever it is
+    made: at the top level, in a loop, or in a factory function called from the
+    top level (the module calling it declares, not the one defining it).
+    """
+    found = namespace.get(DECLARED)
+    return list(found) if isinstance(found, list) else []
+
+
+def _module_frame() -> types.FrameType | None:
+    """The frame of the module whose top-level code is running (it declares what we make)."""
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    return frame
+
+
+def _declare(frame: types.FrameType | None, obj: object) -> None:
+    if frame is not None:
+        frame.f_globals.setdefault(DECLARED, []).append(obj)
+
+
+# What a function sees through a name when it is declared: (name, where it lives, value).
+# Where it lives is the module's namespace for a global, the cell for a captured variable.
+Binding = tuple[str, "dict[str, Any] | types.CellType", object]
+_UNBOUND = object()
+
+
+def _bindings(fn: Callable[..., Any]) -> tuple[Binding, ...]:
+    """The module names and captured variables ``fn`` reads, with what they hold now."""
+    found: list[Binding] = []
+    for f in _wrapped_chain(fn):
+        namespace = f.__globals__
+        found.extend(
+            (n, namespace, namespace[n]) for n in _code_names(f.__code__) if n in namespace
+        )
+        for name, cell in zip(f.__code__.co_freevars, f.__closure__ or (), strict=False):
+            found.append((name, cell, _cell_value(cell)))
+    return tuple(found)
+
+
+def _wrapped_chain(fn: Callable[..., Any]) -> Iterator[types.FunctionType]:
+    """``fn`` and the functions it wraps (``functools.wraps``), plain functions only."""
+    seen: set[int] = set()
+    f: object = fn
+    while isinstance(f, types.FunctionType) and id(f) not in seen:
+        seen.add(id(f))
+        yield f
+        f = getattr(f, "__wrapped__", None)
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    """The names a function's bytecode, and that of the functions it nests, may look up."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _code_names(c)
+    return names
+
+
+def _reads_global(code: types.CodeType, name: str) -> bool:
+    """Whether the bytecode loads ``name`` as a global (not as an attribute of something)."""
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == name:
+            return True
+    return any(_reads_global(c, name) for c in code.co_consts if isinstance(c, types.CodeType))
+
+
+def _cell_value(cell: types.CellType) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:  # not assigned yet
+        return _UNBOUND
+
+
+def check_bindings(
+    fn: Callable[..., Any], bindings: tuple[Binding, ...], what: str, where: str
+) -> None:
+    """Refuse a declaration that would read a name rebound after it was made.
+
+    A function made in a loop reads the loop variable when it runs, not when it
+    was made: every asset so made would compute the last one's value. So each
+    module name and captured variable the function reads must still hold, once
+    its module has loaded, what it held when the asset or check was declared (a
+    name bound only later, such as a helper defined further down, is fine).
+
+    Raises:
+        DefinitionError: naming the rebound variable and the two fixes.
+    """
+    for name, home, value in bindings:
+        if isinstance(home, dict):
+            if home.get(name, _UNBOUND) is value:
+                continue
+            if not any(_reads_global(f.__code__, name) for f in _wrapped_chain(fn)):
+                continue  # an attribute spelled like the module name, not the name itself
+            place = "the module"
+        else:
+            if _cell_value(home) is value:
+                continue
+            place = "the function that made it"
+        raise DefinitionError(
+            f"{where}: {what} reads {name!r}, which {place} rebinds after the declaration "
+            "(a loop variable?), so it would compute with the last value; bind the value "
+            f"per declaration with a parameter default ({name}={name}) or make each one in "
+            "its own call of a factory function."
+        )
 
 
 def validate_group(group: str, where: str) -> str:
@@ -174,14 +302,28 @@ def _exception_types(value: object, where: str) -> tuple[type[BaseException], ..
 
 
 class AssetFunction:
-    """A function decorated with ``@asset``: still callable as the plain function."""
+    """A function decorated with ``@asset``: still callable as the plain function.
 
-    __slots__ = ("__dict__", "fn", "name", "options")
+    ``line`` is where it is declared in its module: the ``def`` for a function at
+    the top level, the calling line for one a factory function made.
+    """
 
-    def __init__(self, fn: Callable[..., Any], name: str, options: AssetOptions) -> None:
+    __slots__ = ("__dict__", "bindings", "fn", "line", "name", "options")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        options: AssetOptions,
+        *,
+        line: int | None = None,
+        bindings: tuple[Binding, ...] = (),
+    ) -> None:
         self.fn = fn
         self.name = name
         self.options = options
+        self.line = fn.__code__.co_firstlineno if line is None else line
+        self.bindings = bindings  # what it read when declared, for check_bindings
         # Keep __name__, __doc__, __module__ so tools and tests see the function.
         self.__dict__.update(
             {k: getattr(fn, k) for k in ("__name__", "__qualname__", "__doc__", "__module__")}
@@ -206,14 +348,17 @@ def asset(
 def asset(
     fn: Callable[..., Any] | None = None, /, *, name: str | None = None, **options: Any
 ) -> AssetFunction | Callable[[Callable[..., Any]], AssetFunction]:
-    """Declare a module-level function as an asset, bare or with options.
+    """Declare a function as an asset, bare or with options.
 
-    Each parameter names an upstream asset or source; a parameter named
-    ``context`` receives the run context instead. Options: ``name``,
-    ``group``, ``tags``, ``description`` (default: the docstring),
-    ``freshness``, ``checks``, ``retries``, ``retry_delay``, ``backoff``,
-    ``retry_on``, ``timeout``, ``version`` (pins the code version), ``io``
-    and ``deps`` (ordering-only upstreams).
+    Each parameter without a default names an upstream asset or source; a
+    parameter named ``context`` receives the run context instead. A parameter
+    with a default is a constant bound to the asset, part of its code version.
+    The function may be made by a factory function or be a ``functools.partial``
+    (its bound arguments are constants too), so one function can declare a family
+    of assets. Options: ``name``, ``group``, ``tags``, ``description`` (default:
+    the docstring), ``freshness``, ``checks``, ``retries``, ``retry_delay``,
+    ``backoff``, ``retry_on``, ``timeout``, ``version`` (pins the code version),
+    ``io`` and ``deps`` (ordering-only upstreams).
 
     Example:
         >>> @asset
@@ -224,14 +369,13 @@ def asset(
     """
 
     def decorate(f: Callable[..., Any]) -> AssetFunction:
-        where = _where(f)
+        frame = _module_frame()
+        if isinstance(f, functools.partial):
+            f = _from_partial(f, "{}:{}".format(*_declared_at(f.func, frame)))
+        file, line = _declared_at(f, frame)
+        where = file if line is None else f"{file}:{line}"
         if not inspect.isfunction(f):
             raise DefinitionError(f"{where}: @asset decorates functions, not {f!r}.")
-        if "." in f.__qualname__.replace("<locals>.", "."):
-            raise DefinitionError(
-                f"{where}: @asset function {f.__qualname__!r} is not at module level; "
-                "move it to the top level of the module."
-            )
         if name is None and f.__name__.startswith("_"):
             raise DefinitionError(
                 f"{where}: function {f.__name__!r} starts with '_', which marks a private "
@@ -242,11 +386,79 @@ def asset(
         raw.setdefault("description", _doc(f))
         opts = build_options(raw, where)
         _check_parameters(f, where)
-        return AssetFunction(f, asset_name, opts)
+        made = AssetFunction(f, asset_name, opts, line=line, bindings=_bindings(f))
+        _declare(frame, made)
+        return made
 
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+def _declared_at(f: object, frame: types.FrameType | None) -> tuple[str, int | None]:
+    """File and line for messages: the ``def`` of a top-level function, else the declaring line."""
+    code = getattr(f, "__code__", None)
+    if isinstance(code, types.CodeType) and (
+        frame is None
+        or (
+            getattr(f, "__globals__", None) is frame.f_globals
+            and getattr(f, "__qualname__", "") == getattr(f, "__name__", None)
+        )
+    ):
+        return code.co_filename, code.co_firstlineno
+    if frame is None:
+        return repr(f), None
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def _from_partial(p: functools.partial[Any], where: str) -> types.FunctionType:
+    """A copy of a partial's function whose bound arguments are parameter defaults.
+
+    Every parameter becomes keyword-only, so any of them can carry a bound value
+    as its default (upstreams are passed by name anyway); the copy then declares
+    an asset like a function with defaults, and its code version sees the values.
+    """
+    fn = p.func
+    if not isinstance(fn, types.FunctionType):
+        raise DefinitionError(
+            f"{where}: @asset takes a functools.partial of a function, not {fn!r}."
+        )
+    code = fn.__code__
+    positional = code.co_varnames[: code.co_argcount]
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    if code.co_posonlyargcount or len(p.args) > len(positional):
+        raise DefinitionError(
+            f"{where}: the functools.partial binds {len(p.args)} positional arguments of "
+            f"{fn.__name__!r}; bind them by keyword instead."
+        )
+    unknown = sorted(set(p.keywords) - set(names))
+    if unknown:
+        raise DefinitionError(
+            f"{where}: the functools.partial binds {unknown[0]!r}, which {fn.__name__!r} "
+            "does not take; fix the keyword."
+        )
+    defaults = dict(
+        zip(
+            positional[len(positional) - len(fn.__defaults__ or ()) :],
+            fn.__defaults__ or (),
+            strict=True,
+        )
+    )
+    defaults |= fn.__kwdefaults__ or {}
+    defaults |= dict(zip(positional, p.args, strict=False)) | p.keywords
+    copy = types.FunctionType(
+        code.replace(co_argcount=0, co_kwonlyargcount=len(names)),
+        fn.__globals__,
+        fn.__name__,
+        None,
+        fn.__closure__,
+    )
+    copy.__kwdefaults__ = defaults
+    copy.__qualname__ = fn.__qualname__
+    copy.__doc__ = fn.__doc__
+    copy.__annotations__ = dict(fn.__annotations__)
+    copy.__module__ = fn.__module__
+    return copy
 
 
 def _doc(f: Callable[..., Any]) -> str | None:
@@ -340,9 +552,11 @@ def source(
     if options.get("freshness") is not None:
         validate_policy(options["freshness"], f"source {path!r}")
 
+    frame = _module_frame()
+
     def observed(f: Callable[[], str]) -> Source:
         where = _where(f)
-        return Source(
+        made = Source(
             file=f.__code__.co_filename,
             line=f.__code__.co_firstlineno,
             observe=f,
@@ -351,6 +565,8 @@ def source(
             freshness=options.get("freshness"),
             tags=tags,
         )
+        _declare(frame, made)
+        return made
 
     if callable(path):
         return observed(path)
@@ -360,8 +576,8 @@ def source(
         raise DefinitionError(f"source({path!r}): the path must be a non-empty string.")
     if name is not None:
         validate_name(name, f"source({path!r})")
-    caller = sys._getframe(1)
-    return Source(
+    caller = frame or sys._getframe(1)  # a factory's source is declared where it is called
+    made = Source(
         file=caller.f_code.co_filename,
         line=caller.f_lineno,
         path=path,
@@ -370,6 +586,8 @@ def source(
         freshness=options.get("freshness"),
         tags=tags,
     )
+    _declare(frame, made)
+    return made
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +609,7 @@ class CheckFunction:
     name: str
     file: str
     line: int
+    bindings: tuple[Binding, ...] = field(default=(), repr=False)  # for check_bindings
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -421,6 +640,8 @@ def check(
         ('orders', 'warn')
     """
 
+    frame = _module_frame()
+
     def decorate(fn: Callable[..., Any]) -> CheckFunction:
         where = _where(fn)
         if severity not in ("error", "warn"):
@@ -430,9 +651,17 @@ def check(
         if not isinstance(asset, str) or not asset:
             raise DefinitionError(f"{where}: @check takes the name of the asset it checks.")
         code = fn.__code__
-        return CheckFunction(
-            fn, asset, severity, name or fn.__name__, code.co_filename, code.co_firstlineno
+        made = CheckFunction(
+            fn,
+            asset,
+            severity,
+            name or fn.__name__,
+            code.co_filename,
+            code.co_firstlineno,
+            _bindings(fn),
         )
+        _declare(frame, made)
+        return made
 
     return decorate
 
@@ -471,6 +700,7 @@ class Asset:
     custom_checks: tuple[CheckFunction, ...] = ()
     sql_checks: tuple[Any, ...] = ()  # assetflow.checks.SqlCheck
     check_reads: tuple[str, ...] = ()
+    constants: tuple[str, ...] = ()  # parameters with a default: bound values, not upstreams
 
     @property
     def tags(self) -> frozenset[str]:
@@ -495,9 +725,12 @@ def python_asset(defn: AssetFunction, *, file: str, group: str) -> Asset:
     inputs = []
     takes_context = False
     annotations = fn.__annotations__
+    constants = _defaulted(fn)
     for param in _parameters(fn):
         if param == CONTEXT_PARAM:
             takes_context = True
+            continue
+        if param in constants:
             continue
         inputs.append(Input(param, param, annotations.get(param, inspect.Parameter.empty)))
     deps = tuple(d for d in defn.options.deps if d not in {i.asset for i in inputs})
@@ -505,13 +738,24 @@ def python_asset(defn: AssetFunction, *, file: str, group: str) -> Asset:
         name=defn.name,
         kind="python",
         file=file,
-        line=fn.__code__.co_firstlineno,
+        line=defn.line,
         group=defn.options.group or group,
         options=defn.options,
         upstream=tuple(i.asset for i in inputs) + deps,
         inputs=tuple(inputs),
         fn=fn,
         takes_context=takes_context,
+        constants=tuple(p for p in _parameters(fn) if p in constants and p != CONTEXT_PARAM),
+    )
+
+
+def _defaulted(fn: Callable[..., Any]) -> frozenset[str]:
+    """The parameters of ``fn`` that have a default value."""
+    code = fn.__code__
+    positional = code.co_varnames[: code.co_argcount]
+    count = len(fn.__defaults__ or ())
+    return frozenset(positional[len(positional) - count :] if count else ()) | frozenset(
+        fn.__kwdefaults__ or ()
     )
 
 

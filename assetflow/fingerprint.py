@@ -70,7 +70,7 @@ def code_version_notes(
 
 def _note_sentence(value: str) -> str:
     return (
-        f"its code version sees the module value {value} only by its type and repr; if the "
+        f"its code version sees the {value} only by its type and repr; if the "
         "asset's output depends on that value, pin the version with @asset(version=...) "
         "and change it when the value changes"
     )
@@ -153,9 +153,11 @@ def cached_code_versions(
     """
     now_ns = time.time_ns() if now is None else int(now * 1_000_000_000)
     files = _file_signatures(assets_dir)
-    signature = _signature(files)
     assets = [a for a in graph if a.kind != "source"]
     tracer = Tracer(package, files_root=f"{assets_dir}{os.sep}")
+    # Values bound to a function object (a factory's arguments, parameter defaults) are
+    # in no file and no module name: they key the no-op path beside the files.
+    signature = _signature(files, _bound_tokens(assets, tracer))
     versions = _versions_for(cache_dir / CACHE_FILE, signature, assets, tracer)
     if versions is not None:
         return versions
@@ -198,11 +200,24 @@ def _file_signatures(assets_dir: Path) -> dict[str, tuple[int, int]]:
     return signatures
 
 
-def _signature(files: Mapping[str, tuple[int, int]]) -> str:
+def _signature(files: Mapping[str, tuple[int, int]], bound: Mapping[str, str]) -> str:
     h = blake2b(_cache_key().encode(), digest_size=16)
     for rel, (size, mtime) in files.items():
         h.update(f"{rel}\0{size}\0{mtime}\n".encode())
+    for name, token in sorted(bound.items()):
+        h.update(f"{name}\0{token}\n".encode())
     return h.hexdigest()
+
+
+def _bound_tokens(assets: Iterable[Asset], tracer: Tracer) -> dict[str, str]:
+    """A digest of the values bound to each Python asset's function, for those that have any."""
+    tokens = {}
+    for a in assets:
+        if a.kind == "python" and a.options.version is None and isinstance(a.fn, FunctionType):
+            token = tracer.bound_token(a.fn)
+            if token:
+                tokens[a.name] = token
+    return tokens
 
 
 def _versions_for(
@@ -250,7 +265,11 @@ def _identity(asset: Asset, tracer: Tracer) -> str:
         declared = f"sql\0{asset.file}\0{asset.sql.tree}"
     else:
         assert isinstance(asset.fn, FunctionType), f"python asset {asset.name} has no function"
+        # What the function captured or binds as defaults is in no read: part of how it is declared.
         declared = f"python\0{asset.file}\0{tracer.where(asset.fn)}"
+        bound = tracer.bound_token(asset.fn)
+        if bound:
+            declared += f"\0{bound}"
     return blake2b(f"{declared}\0{options}".encode(), digest_size=16).hexdigest()
 
 

@@ -37,6 +37,8 @@ from assetflow.definition import (
     CheckFunction,
     Source,
     build_options,
+    check_bindings,
+    declarations,
     python_asset,
     source_asset,
     validate_name,
@@ -238,6 +240,7 @@ def load_project(config: Config) -> Project:
             found.extend(_module_assets(module, rel, group, checks))
         else:
             found.append(_sql_asset(path, rel, group, sql_cache))
+    _check_constants(found)
     sql_checks = tuple(_sql_checks(config, sql_cache))
     sql_cache.save()
     return Project(
@@ -388,18 +391,59 @@ def _error_line(error: BaseException, path: Path) -> int | str:
 def _module_assets(
     module: types.ModuleType, rel: str, group: str, checks: list[CheckFunction]
 ) -> list[Asset]:
+    """What the module's top-level code declared, checked to read what it read when declared.
+
+    Only what this module declared counts: an asset imported from another file
+    belongs to that file, and one a factory function made belongs to the module
+    that called the factory.
+    """
     found = []
-    module_file = module.__file__
-    for var, value in vars(module).items():
-        # Only what this module defines: an imported asset belongs to its own file.
-        if isinstance(value, AssetFunction) and value.fn.__module__ == module.__name__:
+    namespace = vars(module)
+    for value in declarations(namespace):
+        if isinstance(value, AssetFunction):
+            where = f"{rel}:{value.line}"
+            check_bindings(value.fn, value.bindings, f"asset {value.name!r}", where)
             found.append(python_asset(value, file=rel, group=group))
-        elif isinstance(value, CheckFunction) and value.file == module_file:
+        elif isinstance(value, CheckFunction):
+            what = f"check {value.name!r} of {value.asset!r}"
+            check_bindings(value.fn, value.bindings, what, f"{rel}:{value.line}")
             checks.append(dataclasses.replace(value, file=rel))
-        elif isinstance(value, Source) and value.file == module_file:
-            name = value.name or validate_name(var, f"{rel}:{value.line}")
-            found.append(source_asset(value, name=name, file=rel, line=value.line, group=group))
+        elif isinstance(value, Source):
+            for name in _source_names(value, namespace, rel):
+                found.append(source_asset(value, name=name, file=rel, line=value.line, group=group))
     return found
+
+
+def _source_names(src: Source, namespace: Mapping[str, object], rel: str) -> list[str]:
+    """A source's name, else the names of the module variables it is assigned to."""
+    if src.name is not None:
+        return [src.name]
+    where = f"{rel}:{src.line}"
+    names = [validate_name(var, where) for var, value in namespace.items() if value is src]
+    if not names:
+        raise DefinitionError(
+            f"{where}: source({src.path!r}) is not assigned to a module-level name, so it has "
+            "no name; assign it (raw = source(...)) or pass source(..., name=...)."
+        )
+    return names
+
+
+def declared_assets(module: types.ModuleType) -> list[AssetFunction]:
+    """The ``@asset`` functions the module's top-level code declared, in order."""
+    return [v for v in declarations(vars(module)) if isinstance(v, AssetFunction)]
+
+
+def _check_constants(assets: list[Asset]) -> None:
+    """Refuse a parameter with a default (a bound constant) that is also named like an asset."""
+    names = {a.name.lower() for a in assets}
+    for a in assets:
+        for param in a.constants:
+            if param.lower() in names:
+                raise DefinitionError(
+                    f"{a.where}: asset {a.name!r}: parameter {param!r} has a default, which "
+                    f"makes it a constant, but {param!r} also names an asset or source; remove "
+                    "the default to read that asset, or rename the parameter."
+                )
 
 
 @functools.cache

@@ -57,7 +57,7 @@ class Traced:
 
     parts: bytes
     reads: Reads
-    notes: tuple[str, ...]  # module values described inexactly, for status --why
+    notes: tuple[str, ...]  # values described inexactly, for status --why
 
 
 def _code_names(code: CodeType) -> Iterator[str]:
@@ -124,6 +124,10 @@ class Tracer:
         reads = set(root_reads)
         found = {(root.key, root.digest): root}
         todo = [root]
+        bound = self._bound_entry(fn)
+        if bound is not None:  # defaults and captured variables: not in any statement
+            found[bound.key, bound.digest] = bound
+            todo.append(bound)
         notes: set[str] = set()
         while todo:  # a visited set, not recursion: helpers may call each other
             entry = todo.pop()
@@ -138,6 +142,37 @@ class Tracer:
         del found[root.key, root.digest]
         parts = b"".join([b"python\0", root.digest, *(found[k].digest for k in sorted(found))])
         return Traced(parts, frozenset(reads), tuple(sorted(notes)))
+
+    def bound_token(self, fn: FunctionType) -> str:
+        """A digest of the values bound to ``fn`` (see :func:`bound_values`); ``""`` if none."""
+        target = _unwrap(fn)
+        values = bound_values(target) if isinstance(target, FunctionType) else {}
+        if not values:
+            return ""
+        return blake2b(
+            describe_value(values, self._local).text.encode(), digest_size=16
+        ).hexdigest()
+
+    def _bound_entry(self, fn: FunctionType) -> _Entry | None:
+        """The entry of the values bound to an asset's function, described like module values."""
+        values = bound_values(fn)
+        if not values:
+            return None
+        described = describe_value(values, self._local)
+        entry = self._entry(fn.__module__, f"{fn.__qualname__}()", [], described.text)
+        entry.objects = described.code
+        inexact = [k for k, v in values.items() if not describe_value(v, self._local).exact]
+        entry.notes = tuple(self._bound_note(fn, k, values[k]) for k in inexact)
+        return entry
+
+    def _bound_note(self, fn: FunctionType, key: str, value: object) -> str:
+        kind, _, name = key.partition(" ")
+        t = type(value)
+        owner = self._key(t.__module__) if self._local(t.__module__) else t.__module__
+        type_name = t.__qualname__ if owner == "builtins" else f"{owner}.{t.__qualname__}"
+        if kind == "param":
+            return f"default of {fn.__qualname__}'s parameter {name} (a {type_name})"
+        return f"value {fn.__qualname__} captured as {name} (a {type_name})"
 
     def where(self, fn: FunctionType | type) -> str:
         """Where ``fn`` is defined, as its trace finds it: module, name and first line."""
@@ -346,11 +381,14 @@ class Tracer:
         t = type(value)
         owner = self._key(t.__module__) if self._local(t.__module__) else t.__module__
         kind = t.__qualname__ if owner == "builtins" else f"{owner}.{t.__qualname__}"
-        return f"{where} (a {kind})"
+        return f"module value {where} (a {kind})"
 
     def _definition(self, obj: FunctionType | type, *, asset: bool = False) -> _Found:
         """The entry of a top-level function or class, once per object."""
         if id(obj) in self._objects:
+            return self._objects[id(obj)]
+        if isinstance(obj, FunctionType) and obj.__qualname__ != obj.__name__:
+            self._objects[id(obj)] = self._enclosing(obj)
             return self._objects[id(obj)]
         module, name = obj.__module__, obj.__name__
         index, file_read = self._index(module)
@@ -374,6 +412,26 @@ class Tracer:
             found = (entry, frozenset(reads))
         self._objects[id(obj)] = found
         return found
+
+    def _enclosing(self, fn: FunctionType) -> _Found:
+        """A function made inside another (an asset factory's): the top-level ``def`` holding it.
+
+        Its own code is part of that definition's tree; what it captured from the call
+        is in its bound values. A function with no such ``def`` (a lambda in a
+        comprehension, a method) is described by its bytecode, recomputed every time.
+        """
+        outer = fn.__qualname__.partition(".")[0]
+        value, read = self._read(fn.__module__, outer)
+        target = _target(value)
+        if (
+            isinstance(target, FunctionType)
+            and self._traceable(target)
+            and _nests(target.__code__, fn.__code__)
+        ):
+            entry, reads = self._definition(target)
+            return entry, reads | {read}
+        entry, reads = self._object(fn, named=False)
+        return entry, reads | {read, UNTRACKED}
 
     def _object(self, obj: object, *, named: bool = True) -> _Found:
         """The entry of a function or class held in a value (or with no source to parse)."""
@@ -429,6 +487,46 @@ class Tracer:
             return ""
         root = self.files_root
         return filename[len(root) :] if root and filename.startswith(root) else filename
+
+
+def bound_values(fn: FunctionType) -> dict[str, object]:
+    """The values bound to a function object rather than read by name when it runs.
+
+    Parameter defaults (an asset's constants, a partial's bound arguments) and
+    the variables it captured from the function that made it (a factory's
+    arguments). Keys are ``"param NAME"`` and ``"captured NAME"``.
+
+    Example:
+        >>> def make(col):
+        ...     def extract(table, limit=10):
+        ...         return table[col][:limit]
+        ...     return extract
+        >>> bound_values(make("age"))
+        {'param limit': 10, 'captured col': 'age'}
+    """
+    code = fn.__code__
+    values: dict[str, object] = {}
+    positional = code.co_varnames[: code.co_argcount]
+    for name, value in zip(
+        positional[len(positional) - len(fn.__defaults__ or ()) :],
+        fn.__defaults__ or (),
+        strict=True,
+    ):
+        values[f"param {name}"] = value
+    for name, value in (fn.__kwdefaults__ or {}).items():
+        values[f"param {name}"] = value
+    for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=False):
+        with contextlib.suppress(ValueError):  # an empty cell holds nothing yet
+            values[f"captured {name}"] = cell.cell_contents
+    return values
+
+
+def _nests(outer: CodeType, inner: CodeType) -> bool:
+    """Whether ``inner`` is the code of a function defined (at any depth) inside ``outer``."""
+    for c in outer.co_consts:
+        if isinstance(c, CodeType) and (c is inner or _nests(c, inner)):
+            return True
+    return False
 
 
 def _not_asset_decorator(decorator: ast.expr) -> bool:

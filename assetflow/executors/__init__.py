@@ -292,7 +292,7 @@ _LOADED_LOCK = threading.Lock()
 def load_asset(job: Job) -> Asset:
     """Import the job's asset file by path in this worker, as discovery does, and find it."""
     from assetflow import project
-    from assetflow.definition import AssetFunction, python_asset
+    from assetflow.definition import python_asset
 
     assets_dir = Path(job.assets_dir)
     with _LOADED_LOCK:
@@ -302,8 +302,8 @@ def load_asset(job: Job) -> Asset:
             project.new_package(package, assets_dir)
         path = Path(job.root) / job.file
         module = project.import_file(path, job.file, package, assets_dir)
-    for value in vars(module).values():
-        if isinstance(value, AssetFunction) and value.name == job.asset:
+    for value in project.declared_assets(module):
+        if value.name == job.asset:
             return python_asset(value, file=job.file, group="")
     raise MaterializationError(f"{job.file}: asset {job.asset!r} is not in this file any more.")
 

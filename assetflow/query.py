@@ -1,20 +1,30 @@
 """Looking at data: ``assetflow show`` and ``assetflow sql``.
 
-Both open DuckDB in memory, attach the catalog and the state read-only, and
-never hold a write lock, so they work while a run is going.
+Both read the state read-only and hold the readers' lock while they read
+stored files (:func:`assetflow.storage.reading`), so they work during a run,
+never see a file deleted under them, and never hold up the run.
+
+``sql`` runs one read-only query in an in-memory DuckDB whose configuration
+is locked: views for the current tables and file sources, built from the
+state it reads (so it never disagrees with ``status``), a copy of the state
+tables the query names as ``state.*``, and file access only under the
+project, state and working folders. Only ``SELECT`` (with ``DESCRIBE``, ``SUMMARIZE``,
+``SHOW``, ``FROM``-first and ``VALUES`` forms) and ``EXPLAIN`` are run.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetflow.catalog import CATALOG_FILE
-from assetflow.errors import DefinitionError, UsageError
+from assetflow.errors import StorageError, UsageError
 from assetflow.parquet import table_query
 from assetflow.project import Config
-from assetflow.state import STATE_FILE, StateStore
-from assetflow.storage import TABLE, Storage
+from assetflow.state import STATE_FILE, StateStore, _read_snapshot
+from assetflow.storage import TABLE, Storage, reading
 
 if TYPE_CHECKING:
     import duckdb
@@ -22,26 +32,7 @@ if TYPE_CHECKING:
     from assetflow.api import LoadedProject
 
 SCHEMA_VERSION = 1
-
-
-def _connect(config: Config) -> duckdb.DuckDBPyConnection:
-    import duckdb
-
-    con = duckdb.connect()
-    store = StateStore(config.state_dir)
-    for file, alias in ((CATALOG_FILE, "catalog"), (STATE_FILE, "state")):
-        path = config.state_dir / file
-        if path.is_file():
-            statement = f"ATTACH '{_quote(path)}' AS {alias} (READ_ONLY)"
-
-            def attach(statement: str = statement) -> object:
-                return con.execute(statement).fetchall()
-
-            # A writer holding the file is waited for, as the state store does.
-            store.retry_locked(attach)
-    if (config.state_dir / CATALOG_FILE).is_file():
-        con.execute("USE catalog")
-    return con
+_READS = ("SELECT", "EXPLAIN")
 
 
 def _render(rel: duckdb.DuckDBPyRelation, limit: int) -> tuple[list[str], list[list[Any]], str]:
@@ -50,31 +41,183 @@ def _render(rel: duckdb.DuckDBPyRelation, limit: int) -> tuple[list[str], list[l
     return columns, rows, str(rel.limit(limit))
 
 
-def run_query(config: Config, query: str, limit: int = 1000) -> tuple[dict[str, Any], str]:
-    """Run a read-only query; return the JSON document and the text table."""
+def run_query(loaded: LoadedProject, query: str, limit: int = 1000) -> tuple[dict[str, Any], str]:
+    """Run one read-only query; return the JSON document and the text table.
+
+    Raises:
+        UsageError: the query is not one read-only statement, or it failed.
+    """
     import duckdb
 
-    con = _connect(config)
+    config = loaded.config
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
     try:
-        rel = con.sql(query)
-        if rel is None:
-            return {"schema_version": SCHEMA_VERSION, "columns": [], "rows": []}, "OK"
-        columns, rows, text = _render(rel, limit)
-    except duckdb.Error as e:
-        raise DefinitionError(
-            f"query failed: {str(e).strip().splitlines()[0]}; fix the SQL."
-        ) from None
+        statement = _one_read(con, query)
+        # Relative paths are checked against the working directory, then read from the root.
+        allowed = {config.root, config.state_dir, Path.cwd()}
+        for a in loaded.graph:
+            if a.source is not None and a.source.path:
+                allowed.add((config.root / a.source.path).parent)
+        folders = [os.path.join(os.path.abspath(d), "") for d in sorted(allowed)]
+        con.execute("SET allowed_directories = ?", [folders]).fetchall()
+        # Relative paths are the project's, as in SQL assets, wherever the command runs.
+        con.execute("SET file_search_path = ?", [str(config.root)]).fetchall()
+        con.execute("SET enable_external_access = false").fetchall()
+        with reading(config.state_dir):
+            _prepare(con, loaded, statement)
+            con.execute("SET lock_configuration = true").fetchall()
+            try:
+                rel = con.sql(statement)
+                if rel is None:
+                    return {"schema_version": SCHEMA_VERSION, "columns": [], "rows": []}, "OK"
+                columns, rows, text = _render(rel, limit)
+            except duckdb.Error as e:
+                raise _failed(e, config) from None
     finally:
         con.close()
     return {"schema_version": SCHEMA_VERSION, "columns": columns, "rows": _jsonable(rows)}, text
 
 
-def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any], str]:
-    """The first rows of a table asset, or the value of another asset."""
+def _one_read(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    """The query's one statement, if it only reads."""
+    import duckdb
+
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as e:
+        raise UsageError(f"query failed: {_first_line(e)}; fix the query.") from None
+    if len(statements) != 1:
+        raise UsageError(
+            f"assetflow sql runs exactly one statement, and the query has {len(statements)}; "
+            "run them one at a time."
+        )
+    (statement,) = statements
+    kind = statement.type.name
+    if kind not in _READS:
+        raise UsageError(
+            f"assetflow sql only reads, and the query is a {kind} statement; write a SELECT "
+            "(or DESCRIBE, SUMMARIZE, SHOW, EXPLAIN) query."
+        )
+    return statement.query
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedProject, query: str) -> None:
+    """Create the views and state tables ``query`` reads, from one read of the state."""
+    import duckdb
+
+    from assetflow.catalog import catalog_views
+
     config = loaded.config
-    asset = loaded.graph[name]
-    if asset.kind == "source":
+    try:
+        qualified = con.get_table_names(query, qualified=True)
+        names = {n.lower() for n in con.get_table_names(query)}
+    except duckdb.Error as e:
+        raise _failed(e, config) from None
+    # Qualified names come as written, alias included ('state.runs AS r'): the first part
+    # says whether the state is read, the unqualified names which of its tables.
+    state_tables = names if any(_parts(q)[0].lower() == "state" for q in qualified) else set()
+    sources = {a.name: a.source.path for a in loaded.graph if a.source and a.source.path}
+    wanted = {n for n in [*loaded.graph.names] if n.lower() in names}
+    path = config.state_dir / STATE_FILE
+    current = {}
+    if path.is_file() and (wanted or state_tables or not names):
+        statement = f"ATTACH '{_quote(path)}' AS _assetflow_state (READ_ONLY)"
+        StateStore(config.state_dir).retry_locked(lambda: con.execute(statement).fetchall())
+        try:
+            con.execute("USE _assetflow_state").fetchall()
+            current = _read_snapshot(con).current
+            con.execute("USE memory").fetchall()
+            if state_tables:
+                _copy_state(con, state_tables)
+        finally:
+            con.execute("USE memory").fetchall()
+            con.execute("DETACH _assetflow_state").fetchall()
+    # A query that names no asset (SHOW TABLES, duckdb_views()) sees them all.
+    views = catalog_views(
+        config,
+        {n: m for n, m in current.items() if n in wanted or not names},
+        {n: p for n, p in sources.items() if n in wanted or not names},
+    )
+    for name, view in views.items():
+        con.execute(f"CREATE VIEW {_ident(name)} AS {view}").fetchall()
+
+
+def _copy_state(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
+    """Copy the named state tables into an in-memory ``state`` database.
+
+    A copy, not the file itself: a long query must not keep a run from committing.
+    """
+    existing = {
+        r[0].lower(): r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = '_assetflow_state'"
+        ).fetchall()
+    }
+    con.execute("ATTACH ':memory:' AS state").fetchall()
+    for table in sorted(tables):
+        if table in existing:
+            name = _ident(existing[table])
+            con.execute(
+                f"CREATE TABLE state.{name} AS SELECT * FROM _assetflow_state.{name}"
+            ).fetchall()
+
+
+def _parts(qualified: str) -> list[str]:
+    """``a.b."c d"`` → ``["a", "b", "c d"]``."""
+    parts, current, quoted, i = [], "", False, 0
+    while i < len(qualified):
+        ch = qualified[i]
+        if ch == '"':
+            if quoted and qualified[i + 1 : i + 2] == '"':
+                current += '"'
+                i += 1
+            else:
+                quoted = not quoted
+        elif ch == "." and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+        i += 1
+    parts.append(current)
+    return parts
+
+
+def _failed(error: BaseException, config: Config) -> UsageError:
+    import duckdb
+
+    if isinstance(error, duckdb.PermissionException):
+        return UsageError(
+            f"query failed: {_first_line(error)}; assetflow sql reads files only under the "
+            f"project ({config.root}), its state folder and the working directory."
+        )
+    return UsageError(f"query failed: {_first_line(error)}; fix the query.")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any], str]:
+    """The first rows of a table asset, or the value of another asset.
+
+    Raises:
+        UsageError: the asset has never been materialized.
+        StorageError: its stored data is gone or cannot be read.
+    """
+    if loaded.graph[name].kind == "source":
         return _preview_source(loaded, name, limit)
+    with reading(loaded.config.state_dir):
+        return _preview_stored(loaded.config, name, limit)
+
+
+def _preview_stored(config: Config, name: str, limit: int) -> tuple[dict[str, Any], str]:
+    import duckdb
+
     current = StateStore(config.state_dir).snapshot().current.get(name)
     if current is None:
         raise UsageError(
@@ -82,7 +225,10 @@ def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any
         )
     storage = Storage(config.state_dir)
     if current.format != TABLE:
-        value = storage.load(current.format or "", current.location, current.value)
+        try:
+            value = storage.load(current.format or "", current.location, current.value)
+        except StorageError:
+            raise _unreadable(name, storage.path(current.location or ""), None) from None
         doc = {
             "schema_version": SCHEMA_VERSION,
             "asset": name,
@@ -90,13 +236,13 @@ def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any
             "value": _jsonable(value),
         }
         return doc, f"{name} (run {current.run_id}):\n{value!r}"
-    import duckdb
-
     assert current.location is not None, "a table is always stored in a file"
+    path = storage.path(current.location)
     con = duckdb.connect()
     try:
-        query = table_query(storage.path(current.location), current.schema)
-        columns, rows, text = _render(con.sql(query), limit)
+        columns, rows, text = _render(con.sql(table_query(path, current.schema)), limit)
+    except duckdb.Error as e:
+        raise _unreadable(name, path, e) from None
     finally:
         con.close()
     doc = {
@@ -108,6 +254,20 @@ def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any
         "preview": _jsonable(rows),
     }
     return doc, f"{name} (run {current.run_id}, {current.rows} rows):\n{text}"
+
+
+def _unreadable(name: str, path: Path, error: BaseException | None) -> StorageError:
+    """The sentence for stored data that is gone or damaged."""
+    if not path.is_file():
+        return StorageError(
+            f"the stored data of {name!r} ({path}) is gone; run "
+            f"'assetflow materialize {name}' to rebuild it."
+        )
+    why = f" ({_first_line(error)})" if error is not None else ""
+    return StorageError(
+        f"the stored data of {name!r} ({path}) cannot be read{why}; run "
+        f"'assetflow materialize --force {name}' to rebuild it."
+    )
 
 
 def _quote(path: object) -> str:

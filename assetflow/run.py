@@ -36,6 +36,8 @@ _FLUSH_EVERY_S = 5.0
 _FLUSH_EVERY_N = 50_000
 #: Present while a run is going; found at the start of a run, it means the last one was killed.
 DIRTY_FILE = "run.dirty"
+#: Present when old versions could not be deleted yet (a reader was reading); the next run does.
+GARBAGE_FILE = "gc.pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +227,7 @@ class _Recorder:
         self.pending: list[Materialization] = []
         self.observations: list[Observation] = []
         self.checks: list[tuple[Any, ...]] = []
+        self.garbage: list[str] = []  # collected versions, deleted when the run ends
         self.last_flush = time.monotonic()
 
     def add(self, m: Materialization, checks: Sequence[CheckResult] = ()) -> None:
@@ -260,9 +263,9 @@ class _Recorder:
         )
         self.pending, self.observations, self.checks = [], [], []
         self.last_flush = time.monotonic()
-        # Old versions are deleted only once the state no longer points at them.
-        for location in collected:
-            self.storage.path(location).unlink(missing_ok=True)
+        # Old versions are deleted at the run's end, once neither the state nor the
+        # catalog points at them: until then the catalog may still show them.
+        self.garbage.extend(collected)
 
 
 def materialize(
@@ -346,10 +349,6 @@ def _run_locked(
 ) -> tuple[RunResult, bool]:
     """Run under the run lock; also say whether jobs were abandoned still running."""
     dirty = config.state_dir / DIRTY_FILE
-    if dirty.exists():
-        # The last run did not end cleanly: remove what it wrote but never recorded.
-        Storage(config.state_dir).sweep(store.kept_locations())
-    dirty.touch()
     with store.begin_run(
         command="materialize", selection=selection, executor=pool.name, workers=pool.workers
     ) as start:
@@ -370,6 +369,11 @@ def _run_locked(
         if nothing_to_do:
             # Record the run's end without opening the database again.
             start.finish("success", {"fresh": len(targets)}, observations)
+    # Only now, with the state's schema known to be ours, may files be touched.
+    if dirty.exists() or (config.state_dir / GARBAGE_FILE).exists():
+        # The last run did not end cleanly, or left old versions: show the current data
+        # in the catalog, then remove what no state row keeps.
+        _collect(world, store.kept_locations)
     if nothing_to_do:
         _publish_catalog(world)
         dirty.unlink(missing_ok=True)
@@ -385,6 +389,7 @@ def _run_locked(
             )
         )
         return RunResult(run_id, tuple(AssetResult(t, "fresh") for t in targets)), False
+    dirty.touch()
     recorder = _Recorder(store, world.storage, config.keep_versions)
     recorder.observations = observations
     scheduler = Scheduler(
@@ -450,15 +455,28 @@ def _finish(
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     recorder.flush(finish_run=(run_id, outcome, counts))
-    _publish_catalog(world)
+    if _publish_catalog(world) and world.storage.delete(recorder.garbage):
+        return counts
+    # A reader is reading, or the catalog still shows old versions: the next run deletes them.
+    (world.config.state_dir / GARBAGE_FILE).touch()
     return counts
 
 
-def _publish_catalog(world: _World) -> None:
+def _collect(world: _World, kept: Callable[[], dict[str, list[str]]]) -> None:
+    """Publish the catalog, then delete every stored file no state row keeps."""
+    garbage = world.config.state_dir / GARBAGE_FILE
+    if _publish_catalog(world) and world.storage.sweep(kept()) is not None:
+        garbage.unlink(missing_ok=True)
+    else:
+        garbage.touch()
+
+
+def _publish_catalog(world: _World) -> bool:
+    """Bring the catalog up to the state; return whether it is current."""
     from assetflow.catalog import update_catalog
 
     files = {a.name: a.source.path for a in world.graph if a.source is not None and a.source.path}
-    update_catalog(world.config, world.snapshot.current, files)
+    return update_catalog(world.config, world.snapshot.current, files)
 
 
 def _dry_run(world: _World, targets: Sequence[str], force: bool) -> list[AssetResult]:

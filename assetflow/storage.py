@@ -9,6 +9,11 @@ place, and any value becomes *current* only when the state records it; a
 process killed at any point leaves the previous version current, and
 :meth:`Storage.sweep` removes the files it left behind.
 
+Readers (``assetflow sql``, ``show``) hold the *readers' lock* shared while they
+read; files are deleted only under it exclusively, taken without waiting, so a
+reader never sees a file vanish and never holds up a run: deletion waits for the
+next chance instead (see :meth:`Storage.delete`).
+
 Data versions are content hashes with the schema included. A table's is
 independent of row order (a sum of DuckDB row hashes): SQL results without an
 ``ORDER BY`` come back in any order, and that must not defeat early cutoff.
@@ -22,16 +27,18 @@ and refuses with one sentence what could not come back.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
 import os
 import pickle
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from assetflow import parquet
 from assetflow.errors import MaterializationError, StorageError
@@ -42,6 +49,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 DATA_DIR = "data"
+#: Held shared by readers of stored files; deleting files takes it exclusively.
+READERS_LOCK = "readers.lock"
 TABLE, JSON, PICKLE = "parquet", "json", "pickle"
 #: Values up to this many bytes live in the state database, not in files: creating a
 #: file costs more than the value (0.5 ms on some filesystems, times 1000 for a small graph).
@@ -197,26 +206,85 @@ class Storage:
             ) from e
         raise StorageError(f"stored data {path} has unknown format {fmt!r}.")
 
-    def sweep(self, keep: Mapping[str, Iterable[str]]) -> list[str]:
+    def delete(self, locations: Iterable[str]) -> bool:
+        """Delete stored files unless a reader is reading; return whether they were deleted.
+
+        Never waits: with a reader holding the readers' lock, nothing is deleted and
+        the caller keeps the files for a later chance.
+        """
+        locations = list(locations)
+        if not locations:
+            return True
+        with self._deleting() as allowed:
+            if allowed:
+                for location in locations:
+                    self.path(location).unlink(missing_ok=True)
+            return allowed
+
+    def sweep(self, keep: Mapping[str, Iterable[str]]) -> list[str] | None:
         """Delete temporary files and every data file not in ``keep`` (asset → locations).
 
-        Called under the run lock, so no other run is writing.
+        Called under the run lock, so no other run is writing. Returns what was
+        deleted, or ``None`` when a reader was reading and nothing was.
         """
         removed: list[str] = []
         if not self.data_dir.is_dir():
             return removed
         wanted = {loc for locs in keep.values() for loc in locs}
-        for directory in self.data_dir.iterdir():
-            if not directory.is_dir():
-                continue
-            for f in directory.iterdir():
-                location = f"{DATA_DIR}/{directory.name}/{f.name}"
-                if location not in wanted:
-                    f.unlink(missing_ok=True)
-                    removed.append(location)
-            if not any(directory.iterdir()):
-                directory.rmdir()
+        with self._deleting() as allowed:
+            if not allowed:
+                return None
+            for directory in self.data_dir.iterdir():
+                if not directory.is_dir():
+                    continue
+                for f in directory.iterdir():
+                    location = f"{DATA_DIR}/{directory.name}/{f.name}"
+                    if location not in wanted:
+                        f.unlink(missing_ok=True)
+                        removed.append(location)
+                if not any(directory.iterdir()):
+                    directory.rmdir()
         return removed
+
+    @contextlib.contextmanager
+    def _deleting(self) -> Iterator[bool]:
+        """The readers' lock held exclusively, if no reader holds it (yields whether held)."""
+        with (self.state_dir / READERS_LOCK).open("a+b") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def reading(state_dir: Path) -> Iterator[None]:
+    """Hold the readers' lock of ``state_dir`` shared: no stored file is deleted meanwhile.
+
+    Waits only for a deletion in progress (a few unlinks). A state folder that
+    does not exist or cannot be written has no lock file and needs none: no run
+    deletes anything there.
+    """
+    path = state_dir / READERS_LOCK
+    f: BinaryIO
+    try:
+        f = path.open("a+b")
+    except OSError:
+        try:
+            f = path.open("rb")
+        except OSError:
+            yield
+            return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def as_arrow(value: Any) -> pa.Table | None:

@@ -222,6 +222,7 @@ def run_checks(
         others: asset name → the query of its current data, for ``relationships``.
     """
     _bind(con, {"_assetflow_checked": data_sql, **others})
+    columns: list[str] | None = None
     results = []
     for check in checks:
         missing = [o for o in referenced_assets(check) if o not in others]
@@ -230,12 +231,42 @@ def run_checks(
             who = f"check {check.label}"
             results.append(unreadable(check.label, check.severity, who, missing[0]))
             continue
+        if columns is None:
+            columns = list(con.sql("SELECT * FROM _assetflow_checked").columns)
+        gone = _missing_column(check, columns, where)
+        if gone is not None:
+            results.append(CheckResult(check.label, check.severity, False, 0, gone))
+            continue
         query = _compile(check, "_assetflow_checked", where)
         result = _violations(con, query, check.label, check.severity, f"check {check.label}")
         if check.kind == "row_count" and result.violations:
             result = replace(result, message=f"row_count({check.args.strip()}) failed")
         results.append(result)
     return results
+
+
+def _missing_column(check: Check, columns: Sequence[str], where: str) -> str | None:
+    """Why ``check`` cannot run when a column it names is not in the data (else None).
+
+    Not DuckDB's "Referenced column not found": the asset dropped or renamed a
+    column its check still names, and the sentence says which and what there is.
+    """
+    args = check.args.strip()
+    if check.kind in ("not_null", "unique"):
+        named = _columns(args, check, where)
+    elif check.kind in ("accepted_values", "relationships"):
+        named = [args.partition(",")[0].strip()]
+    else:
+        return None
+    have = {c.lower() for c in columns}
+    for column in named:
+        if column.lower() not in have:
+            shown = ", ".join(columns) if len(columns) <= 10 else ", ".join(columns[:10]) + ", ..."
+            return (
+                f"column {column!r} is not in the new data (its columns: {shown}); "
+                f"fix the check at {where} or return that column"
+            )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from assetflow.errors import (
     InfrastructureError,
     MaterializationError,
     UsageError,
+    disk_error,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,9 +73,14 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as e:
-            # Not the user's fault: say so, and keep the traceback for --debug.
             if _debug(ctx):
                 raise
+            disk = disk_error(e, (ctx.obj or {}).get("state_dir"))
+            if disk is not None:
+                # A full, read-only or forbidden disk is the environment, not a bug.
+                click.echo(f"error: {disk}", err=True)
+                ctx.exit(exit_code(disk))
+            # Not the user's fault: say so, and keep the traceback for --debug.
             click.echo(
                 f"internal error: {type(e).__name__}: {e} (a bug in assetflow; rerun with "
                 "--debug for the traceback and report it)",
@@ -118,6 +124,23 @@ def _selection_options(f: F) -> F:
     return click.argument("select", nargs=-1)(f)
 
 
+class _Limit(click.IntRange):
+    """A count of rows or records to show: at least ``min``; past DuckDB's largest, all.
+
+    A limit bigger than any table (``--limit 99999999999999999999``) asks for
+    everything, so it is clamped to the largest ``LIMIT`` DuckDB accepts.
+    """
+
+    name = "integer"  # click's "integer range" reads oddly in "'x' is not a valid ..."
+    _LARGEST = 2**63 - 1  # DuckDB's LIMIT is a BIGINT
+
+    def __init__(self, min: int) -> None:
+        super().__init__(min=min)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return min(super().convert(value, param, ctx), self._LARGEST)
+
+
 def _format_option(*choices: str) -> Callable[[F], F]:
     return click.option(
         "--format",
@@ -132,7 +155,12 @@ def _format_option(*choices: str) -> Callable[[F], F]:
 def _load(project: Path | None, state: Path | None = None) -> Any:
     from assetflow.api import load
 
-    return load(project, state=state)
+    loaded = load(project, state=state)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.obj is not None:
+        # The folder to name when a full or read-only disk gives no file name.
+        ctx.obj["state_dir"] = loaded.config.state_dir
+    return loaded
 
 
 def _selected(loaded: Any, select: Sequence[str], exclude: Sequence[str]) -> list[str]:
@@ -567,7 +595,9 @@ def _asset_name(loaded: Any, name: str) -> str:
 @main.command()
 @click.argument("asset")
 @_project_options
-@click.option("--limit", default=20, show_default=True, help="How many attempts to show.")
+@click.option(
+    "--limit", type=_Limit(min=1), default=20, show_default=True, help="How many attempts to show."
+)
 @_format_option("text", "json")
 def history(asset: str, project: Path | None, state: Path | None, limit: int, fmt: str) -> None:
     """Show the latest materialization attempts of ASSET, newest first."""
@@ -589,7 +619,9 @@ def history(asset: str, project: Path | None, state: Path | None, limit: int, fm
 
 @main.group(invoke_without_command=True)
 @_project_options
-@click.option("--limit", default=20, show_default=True, help="How many runs to list.")
+@click.option(
+    "--limit", type=_Limit(min=1), default=20, show_default=True, help="How many runs to list."
+)
 @_format_option("text", "json")
 @click.pass_context
 def runs(
@@ -637,7 +669,13 @@ def runs_show(run_id: int, project: Path | None, state: Path | None, fmt: str) -
 @main.command()
 @click.argument("asset")
 @_project_options
-@click.option("--limit", default=10, show_default=True, help="How many rows to show.")
+@click.option(
+    "--limit",
+    type=_Limit(min=0),
+    default=10,
+    show_default=True,
+    help="How many rows to show (0: only the columns).",
+)
 @_format_option("text", "json")
 def show(asset: str, project: Path | None, state: Path | None, limit: int, fmt: str) -> None:
     """Preview the current data of ASSET."""
@@ -661,7 +699,7 @@ def sql(query: str, project: Path | None, state: Path | None, fmt: str) -> None:
     from assetflow.query import run_query
 
     loaded = _load(project, state)
-    doc, text = run_query(loaded, query)
+    doc, text = run_query(loaded.config, query)
     if fmt == "json":
         _emit_json(doc)
     else:

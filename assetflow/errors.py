@@ -18,10 +18,20 @@ sentence naming the file, asset or line and saying how to fix it. Only
     ├── MaterializationError     user code or a query failed; original is __cause__ (exit 1)
     └── InfrastructureError      assetflow could not do its own job (exit 3)
         ├── StateError           the state database is unreadable or locked
-        └── StorageError         asset data cannot be written or read
+        ├── StorageError         asset data cannot be written or read
+        └── DiskError            a disk is full, read-only or not ours to write
+
+The operating system's errors reach assetflow raw (``OSError``) or inside
+DuckDB's and pyarrow's exceptions; :func:`disk_error` maps the ones that are
+the user's environment, not a bug, into a :class:`DiskError` in one place.
 """
 
 from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
 
 
 class AssetflowError(Exception):
@@ -74,3 +84,80 @@ class StateError(InfrastructureError):
 
 class StorageError(InfrastructureError):
     """Asset data could not be written, published or read."""
+
+
+class DiskError(InfrastructureError):
+    """The file system refused a read or write: full, over quota, read-only, or not permitted."""
+
+
+# errno → what happened and how to fix it; "{path}" is the file or folder it happened to.
+_DISK_TROUBLE = {
+    errno.ENOSPC: "the disk holding {path} is full; free some space on it, then run the command "
+    "again",
+    errno.EDQUOT: "the disk quota for {path} is used up; free some space or ask for a larger "
+    "quota, then run the command again",
+    errno.EFBIG: "{path} grew past the largest file this process may write; raise the limit "
+    "(ulimit -f) or free space, then run the command again",
+    errno.EROFS: "{path} is on a read-only file system; make it writable, or keep the state "
+    "folder on a writable disk with --state DIR (or ASSETFLOW_STATE), then run the command again",
+    errno.EACCES: "{path} is not accessible to this user (permission denied); give this user "
+    "access to it, or keep the state folder elsewhere with --state DIR (or ASSETFLOW_STATE)",
+    errno.EPERM: "{path} may not be changed by this user (operation not permitted); give this "
+    "user access to it, or keep the state folder elsewhere with --state DIR (or "
+    "ASSETFLOW_STATE)",
+}
+#: The errors that only a write causes, so that a query reading a forbidden file of the
+#: user's own is not mistaken for assetflow's storage.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+_BY_TEXT = {os.strerror(number).lower(): number for number in _DISK_TROUBLE}
+# DuckDB names the file in its messages: `Could not write file "/x/state.duckdb.wal": ...`.
+_QUOTED_PATH = re.compile(r"""(?:file|directory|pattern)\s+["']([^"']+)["']""", re.IGNORECASE)
+
+
+def disk_error(
+    error: BaseException,
+    path: str | Path | None = None,
+    *,
+    errnos: frozenset[int] | None = None,
+) -> DiskError | None:
+    """The :class:`DiskError` behind ``error`` (or one of its causes), if it is one; else None.
+
+    Recognizes an ``OSError`` with one of the errnos in the table above, and a DuckDB
+    or pyarrow error whose message carries the operating system's text for one.
+
+    Args:
+        path: the file or folder to name when the error itself names none.
+        errnos: the errnos to recognize (default: all of them).
+
+    Example:
+        >>> print(disk_error(OSError(errno.ENOSPC, "No space left on device", "/p/f")))
+        the disk holding /p/f is full; free some space on it, then run the command again.
+    """
+    wanted = set(_DISK_TROUBLE) if errnos is None else errnos
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DiskError):
+            return current
+        number, named = _errno_and_path(current)
+        if number is not None and number in wanted:
+            where = named or (str(path) if path is not None else "a file assetflow writes")
+            return DiskError(_DISK_TROUBLE[number].format(path=where) + ".")
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _errno_and_path(error: BaseException) -> tuple[int | None, str | None]:
+    """The errno an error stands for, and the path it names, from its fields or its text."""
+    text = str(error)
+    named = _QUOTED_PATH.search(text)
+    quoted = named[1] if named else None
+    if isinstance(error, OSError) and error.errno in _DISK_TROUBLE:
+        filename = error.filename if isinstance(error.filename, str) else quoted
+        return error.errno, filename
+    lowered = text.lower()
+    for message, number in _BY_TEXT.items():
+        if message in lowered:
+            return number, quoted
+    return None, None

@@ -34,7 +34,13 @@ from assetflow.compute import (
     user_traceback,
 )
 from assetflow.definition import Asset
-from assetflow.errors import DefinitionError, MaterializationError
+from assetflow.errors import (
+    WRITE_ERRNOS,
+    DefinitionError,
+    DiskError,
+    MaterializationError,
+    disk_error,
+)
 from assetflow.parquet import table_query
 from assetflow.storage import TABLE, Storage, Stored
 
@@ -183,6 +189,9 @@ def run_job(
             attempts.append(Attempt(number, started, time.time(), str(e)))
             return JobResult(asset.name, tuple(attempts), None, checks=e.results)
         except Exception as e:
+            disk = _disk_trouble(engine, asset, e)
+            if disk is not None:
+                raise disk from e  # the disk, not the asset: the run stops (exit 3)
             # The user's own exception, when the error wraps one: its frames are the story.
             cause = e.__cause__ if isinstance(e, MaterializationError) and e.__cause__ else e
             tb = user_traceback(cause, Path(job.root)) if cause is not e else None
@@ -241,6 +250,19 @@ def _audit(engine: Engine, asset: Asset, job: Job, stored: Stored) -> tuple[Chec
             engine.storage.path(stored.location).unlink(missing_ok=True)
         raise CheckFailed(message, results)
     return results
+
+
+def _disk_trouble(engine: Engine, asset: Asset, error: Exception) -> DiskError | None:
+    """A full, read-only or forbidden disk under the asset's reads or writes, if that is it.
+
+    What a Python asset's own function raised is its own failure, whatever it was;
+    a SQL asset's query can read a forbidden file of the user's, so only errors a
+    write causes count there.
+    """
+    if asset.kind != "sql" and isinstance(error, MaterializationError):
+        return None
+    errnos = WRITE_ERRNOS if asset.kind == "sql" else None
+    return disk_error(error, engine.storage.data_dir / asset.name, errnos=errnos)
 
 
 def _retryable(error: BaseException, retry_on: tuple[type[BaseException], ...]) -> bool:

@@ -699,7 +699,7 @@ def sql(query: str, project: Path | None, state: Path | None, fmt: str) -> None:
     from assetflow.query import run_query
 
     loaded = _load(project, state)
-    doc, text = run_query(loaded.config, query)
+    doc, text = run_query(loaded, query)
     if fmt == "json":
         _emit_json(doc)
     else:

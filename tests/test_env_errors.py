@@ -320,6 +320,27 @@ def _corrupt(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+# What `show` says (exit 3) is what Storage.load says of the same file: it is gone,
+# or cannot be read; and how to rebuild it.
+BROKEN = {
+    "deleted": (Path.unlink, "is gone", "assetflow materialize"),
+    "truncated": (_truncate, "cannot be read", "assetflow materialize --force"),
+    "corrupted": (_corrupt, "cannot be read", "assetflow materialize --force"),
+}
+
+
+@pytest.mark.parametrize("how", list(BROKEN), ids=list(BROKEN))
+def test_show_of_broken_stored_data_names_the_file_and_the_fix(tmp_path, how):
+    root = _built(tmp_path)
+    path = _current_file(root, "doubled")
+    damage, says, fix = BROKEN[how]
+    damage(path)
+    result = _cli("show", "doubled", "--project", str(root))
+    line = _one_error_line(result)
+    assert result.exit_code == 3
+    assert str(path) in line and says in line and fix in line
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="assetflow/query.py (being rewritten) lets DuckDB's IOException out of 'sql': "

@@ -574,9 +574,9 @@ def source(
         return observed
     if not isinstance(path, str) or not path:
         raise DefinitionError(f"source({path!r}): the path must be a non-empty string.")
-    if name is not None:
-        validate_name(name, f"source({path!r})")
     caller = frame or sys._getframe(1)  # a factory's source is declared where it is called
+    if name is not None:
+        validate_name(name, f"{caller.f_code.co_filename}:{caller.f_lineno}: source({path!r})")
     made = Source(
         file=caller.f_code.co_filename,
         line=caller.f_lineno,

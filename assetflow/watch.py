@@ -38,7 +38,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from assetflow import events as ev
 from assetflow.changes import ChangeFilter, Scope, relative
-from assetflow.errors import AssetflowError, DefinitionError, InfrastructureError, UsageError
+from assetflow.errors import (
+    AssetflowError,
+    DefinitionError,
+    InfrastructureError,
+    UsageError,
+    disk_error,
+)
 from assetflow.progress import format_duration
 
 if TYPE_CHECKING:
@@ -288,6 +294,10 @@ class _Session:
         except Exception as e:  # a bug of ours must not end the user's session
             if self.options.debug:
                 self.report.line(traceback.format_exc().rstrip())
+            disk = disk_error(e, self.loaded.config.state_dir if self.loaded else None)
+            if disk is not None:  # a full or read-only disk: the environment, not a bug
+                self.report.end(False, str(disk))
+                return
             self.report.end(
                 False,
                 f"internal error: {type(e).__name__}: {e} (a bug in assetflow; rerun with "

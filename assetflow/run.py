@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 from assetflow import events as ev
 from assetflow.checks import CheckResult
 from assetflow.definition import Asset
+from assetflow.errors import UsageError
 from assetflow.executors import Executor, make_executor
 from assetflow.freshness import evaluate
 from assetflow.graph import AssetGraph, edge_kinds
@@ -32,6 +34,7 @@ from assetflow.storage import Storage
 
 log = logging.getLogger("assetflow")
 
+#: Seconds between commits of finished assets (``ASSETFLOW_COMMIT_SECONDS``).
 _FLUSH_EVERY_S = 5.0
 _FLUSH_EVERY_N = 50_000
 #: Present while a run is going; found at the start of a run, it means the last one was killed.
@@ -228,6 +231,7 @@ class _Recorder:
         self.observations: list[Observation] = []
         self.checks: list[tuple[Any, ...]] = []
         self.garbage: list[str] = []  # collected versions, deleted when the run ends
+        self.every_s = _commit_seconds()
         self.last_flush = time.monotonic()
 
     def add(self, m: Materialization, checks: Sequence[CheckResult] = ()) -> None:
@@ -249,7 +253,7 @@ class _Recorder:
         self.pending.append(m)
         if (
             len(self.pending) >= _FLUSH_EVERY_N
-            or time.monotonic() - self.last_flush > _FLUSH_EVERY_S
+            or time.monotonic() - self.last_flush > self.every_s
         ):
             self.flush()
 
@@ -266,6 +270,22 @@ class _Recorder:
         # Old versions are deleted at the run's end, once neither the state nor the
         # catalog points at them: until then the catalog may still show them.
         self.garbage.extend(collected)
+
+
+def _commit_seconds() -> float:
+    raw = os.environ.get("ASSETFLOW_COMMIT_SECONDS")
+    if not raw:
+        return _FLUSH_EVERY_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise UsageError(
+            f"ASSETFLOW_COMMIT_SECONDS={raw!r} is not a number of seconds; set it to one, "
+            "such as 5, or unset it."
+        )
+    return value
 
 
 def materialize(
@@ -291,6 +311,7 @@ def materialize(
         KeyboardInterrupt: the run was interrupted; what finished is recorded first.
     """
     now = now or utcnow()
+    _commit_seconds()  # a bad setting is refused before the run starts
     emit = on_event or (lambda event: None)
     notice = on_notice or (lambda message: None)
     store = StateStore(config.state_dir)

@@ -33,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("differential", "tests/test_differential.py")
     group.addoption("--seeds", type=int, help="Run the differential test on seeds 0..N-1.")
     group.addoption("--seed", type=int, help="Replay one seed of the differential test.")
+    crash = parser.getgroup("crash", "tests/test_crash_loop.py")
+    crash.addoption("--kills", type=int, help="SIGKILLs per crash-loop test (default 6).")
 
 
 @pytest.fixture

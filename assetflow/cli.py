@@ -75,7 +75,7 @@ class _Group(click.Group):
         except Exception as e:
             if _debug(ctx):
                 raise
-            disk = disk_error(e, (ctx.obj or {}).get("state_dir"))
+            disk = disk_error(e, state_dir=(ctx.obj or {}).get("state_dir"))
             if disk is not None:
                 # A full, read-only or forbidden disk is the environment, not a bug.
                 click.echo(f"error: {disk}", err=True)

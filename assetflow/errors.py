@@ -90,22 +90,21 @@ class DiskError(InfrastructureError):
     """The file system refused a read or write: full, over quota, read-only, or not permitted."""
 
 
-# errno → what happened and how to fix it; "{path}" is the file or folder it happened to.
+# errno → what happened and how to fix it; "{path}" is the file or folder it happened to,
+# "{elsewhere}" the way out when that is in the state folder (else empty).
 _DISK_TROUBLE = {
-    errno.ENOSPC: "the disk holding {path} is full; free some space on it, then run the command "
-    "again",
+    errno.ENOSPC: "the disk holding {path} is full; free some space on it{elsewhere}",
     errno.EDQUOT: "the disk quota for {path} is used up; free some space or ask for a larger "
-    "quota, then run the command again",
+    "quota{elsewhere}",
     errno.EFBIG: "{path} grew past the largest file this process may write; raise the limit "
-    "(ulimit -f) or free space, then run the command again",
-    errno.EROFS: "{path} is on a read-only file system; make it writable, or keep the state "
-    "folder on a writable disk with --state DIR (or ASSETFLOW_STATE), then run the command again",
+    "(ulimit -f){elsewhere}",
+    errno.EROFS: "{path} is on a read-only file system; make it writable{elsewhere}",
     errno.EACCES: "{path} is not accessible to this user (permission denied); give this user "
-    "access to it, or keep the state folder elsewhere with --state DIR (or ASSETFLOW_STATE)",
+    "access to it{elsewhere}",
     errno.EPERM: "{path} may not be changed by this user (operation not permitted); give this "
-    "user access to it, or keep the state folder elsewhere with --state DIR (or "
-    "ASSETFLOW_STATE)",
+    "user access to it{elsewhere}",
 }
+_ELSEWHERE = ", or keep the state folder elsewhere with --state DIR (or ASSETFLOW_STATE)"
 #: The errors that only a write causes, so that a query reading a forbidden file of the
 #: user's own is not mistaken for assetflow's storage.
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
@@ -119,6 +118,7 @@ def disk_error(
     path: str | Path | None = None,
     *,
     errnos: frozenset[int] | None = None,
+    state_dir: str | Path | None = None,
 ) -> DiskError | None:
     """The :class:`DiskError` behind ``error`` (or one of its causes), if it is one; else None.
 
@@ -128,6 +128,8 @@ def disk_error(
     Args:
         path: the file or folder to name when the error itself names none.
         errnos: the errnos to recognize (default: all of them).
+        state_dir: the state folder, named when nothing else is, and which ``--state``
+            can move: the sentence says so when the trouble is inside it.
 
     Example:
         >>> print(disk_error(OSError(errno.ENOSPC, "No space left on device", "/p/f")))
@@ -142,10 +144,19 @@ def disk_error(
             return current
         number, named = _errno_and_path(current)
         if number is not None and number in wanted:
-            where = named or (str(path) if path is not None else "a file assetflow writes")
-            return DiskError(_DISK_TROUBLE[number].format(path=where) + ".")
+            fallback = path if path is not None else state_dir
+            where = named or (str(fallback) if fallback is not None else "a file assetflow writes")
+            inside = state_dir is not None and _inside(where, state_dir)
+            sentence = _DISK_TROUBLE[number].format(
+                path=where, elsewhere=_ELSEWHERE if inside else ""
+            )
+            return DiskError(f"{sentence}, then run the command again.")
         current = current.__cause__ or current.__context__
     return None
+
+
+def _inside(path: str, folder: str | Path) -> bool:
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
 
 
 def _errno_and_path(error: BaseException) -> tuple[int | None, str | None]:

@@ -294,7 +294,8 @@ class _Session:
         except Exception as e:  # a bug of ours must not end the user's session
             if self.options.debug:
                 self.report.line(traceback.format_exc().rstrip())
-            disk = disk_error(e, self.loaded.config.state_dir if self.loaded else None)
+            state_dir = self.loaded.config.state_dir if self.loaded else None
+            disk = disk_error(e, state_dir=state_dir)
             if disk is not None:  # a full or read-only disk: the environment, not a bug
                 self.report.end(False, str(disk))
                 return

@@ -170,6 +170,20 @@ def test_disk_error_follows_causes_and_ignores_the_rest():
     assert disk_error(forbidden, errnos=WRITE_ERRNOS) is None
 
 
+def test_disk_error_offers_another_state_folder_only_for_the_state_folder():
+    def said(path: str) -> str:
+        error = OSError(errno.EROFS, "Read-only file system", path)
+        return str(disk_error(error, state_dir="/p/.assetflow"))
+
+    assert "--state DIR" in said("/p/.assetflow/run.lock")
+    assert "--state DIR" in said("/p/.assetflow")
+    assert "--state DIR" not in said("/p/shop")  # `init` into a read-only folder, say
+    no_file = OSError(errno.ENOSPC, "No space left on device")
+    assert str(disk_error(no_file, state_dir="/p/.assetflow")).startswith(
+        "the disk holding /p/.assetflow is full"
+    )
+
+
 # -- a full disk ----------------------------------------------------------------
 
 

@@ -262,7 +262,10 @@ def _disk_trouble(engine: Engine, asset: Asset, error: Exception) -> DiskError |
     if asset.kind != "sql" and isinstance(error, MaterializationError):
         return None
     errnos = WRITE_ERRNOS if asset.kind == "sql" else None
-    return disk_error(error, engine.storage.data_dir / asset.name, errnos=errnos)
+    storage = engine.storage
+    return disk_error(
+        error, storage.data_dir / asset.name, errnos=errnos, state_dir=storage.state_dir
+    )
 
 
 def _retryable(error: BaseException, retry_on: tuple[type[BaseException], ...]) -> bool:

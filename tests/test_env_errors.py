@@ -187,10 +187,11 @@ def test_disk_error_offers_another_state_folder_only_for_the_state_folder():
 # -- a full disk ----------------------------------------------------------------
 
 
-def test_full_disk_writing_asset_data_is_one_sentence_and_exit_3(small_disk):
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_full_disk_writing_asset_data_is_one_sentence_and_exit_3(small_disk, executor):
     root = _built(small_disk)
     (root / "assets" / "big.py").write_text(BIG_ASSET)
-    result = _cli("materialize", "--project", str(root))
+    result = _cli("materialize", "--executor", executor, "--project", str(root))
     line = _one_error_line(result)
     assert result.exit_code == 3
     assert "is full" in line and str(root / ".assetflow") in line and "free some space" in line

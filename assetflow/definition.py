@@ -107,13 +107,15 @@ _UNBOUND = object()
 def _bindings(fn: Callable[..., Any]) -> tuple[Binding, ...]:
     """The module names and captured variables ``fn`` reads, with what they hold now."""
     found: list[Binding] = []
-    for f in _wrapped_chain(fn):
+    # Plain functions are the common case: skip the wrapper walk (this runs per asset).
+    chain = (fn,) if not hasattr(fn, "__wrapped__") else tuple(_wrapped_chain(fn))
+    for f in chain:
         namespace = f.__globals__
-        found.extend(
-            (n, namespace, namespace[n]) for n in _code_names(f.__code__) if n in namespace
-        )
-        for name, cell in zip(f.__code__.co_freevars, f.__closure__ or (), strict=False):
-            found.append((name, cell, _cell_value(cell)))
+        code = f.__code__
+        found += [(n, namespace, namespace[n]) for n in _code_names(code) if n in namespace]
+        if f.__closure__:
+            for name, cell in zip(code.co_freevars, f.__closure__, strict=False):
+                found.append((name, cell, _cell_value(cell)))
     return tuple(found)
 
 
@@ -127,12 +129,14 @@ def _wrapped_chain(fn: Callable[..., Any]) -> Iterator[types.FunctionType]:
         f = getattr(f, "__wrapped__", None)
 
 
-def _code_names(code: types.CodeType) -> set[str]:
+def _code_names(code: types.CodeType) -> Iterable[str]:
     """The names a function's bytecode, and that of the functions it nests, may look up."""
+    nested = [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    if not nested:
+        return code.co_names
     names = set(code.co_names)
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            names |= _code_names(c)
+    for c in nested:
+        names.update(_code_names(c))
     return names
 
 
@@ -725,7 +729,7 @@ def python_asset(defn: AssetFunction, *, file: str, group: str) -> Asset:
     inputs = []
     takes_context = False
     annotations = fn.__annotations__
-    constants = _defaulted(fn)
+    constants = _defaulted(fn) if fn.__defaults__ or fn.__kwdefaults__ else frozenset()
     for param in _parameters(fn):
         if param == CONTEXT_PARAM:
             takes_context = True
@@ -745,7 +749,9 @@ def python_asset(defn: AssetFunction, *, file: str, group: str) -> Asset:
         inputs=tuple(inputs),
         fn=fn,
         takes_context=takes_context,
-        constants=tuple(p for p in _parameters(fn) if p in constants and p != CONTEXT_PARAM),
+        constants=tuple(i for i in _parameters(fn) if i in constants and i != CONTEXT_PARAM)
+        if constants
+        else (),
     )
 
 

@@ -458,3 +458,51 @@ def test_copying_a_project_keeps_its_generated_assets(tmp_path):
     shutil.copytree(root, copy)
     doc = _json(copy, "materialize")
     assert {a["outcome"] for a in doc["assets"]} == {"fresh"}  # type: ignore[attr-defined]
+
+
+def test_rebinding_checks_the_names_read_not_attributes_spelled_alike(tmp_path):
+    """``raw_data.select`` is an attribute: a module name ``select`` rebound later is not read."""
+    body = (
+        "select = 'first'\n\n\n"
+        "@asset\ndef first(raw_data: pa.Table) -> pa.Table:\n"
+        "    return raw_data.select(['age'])\n\n\n"
+        "select = 'second'\n"
+    )
+    root = _project(tmp_path / "p", {"family.py": HEADER + body})
+    _json(root, "materialize")
+    assert _column(root, "first") == ("age", COLUMNS["age"])
+
+
+def test_a_decorated_asset_reading_a_loop_variable_is_refused(tmp_path):
+    """The check looks through functools.wraps layers to the function that reads the name."""
+    body = (
+        "def _logged(fn):\n"
+        "    @functools.wraps(fn)\n"
+        "    def wrapper(raw_data):\n"
+        "        return fn(raw_data)\n"
+        "    return wrapper\n\n\n"
+        "for _col in ['age', 'son']:\n"
+        "    @_logged\n"
+        "    def _extract(raw_data: pa.Table) -> pa.Table:\n"
+        "        return raw_data.select([_col])\n"
+        "    asset(name=_col)(_extract)\n"
+    )
+    root = _project(tmp_path / "p", {"family.py": HEADER + body})
+    result = _run(root, "status")
+    assert result.exit_code == 2, result.output
+    assert "asset 'age' reads '_col'" in result.output
+
+
+def test_defaults_are_constants_beside_the_context_and_upstreams(tmp_path):
+    body = (
+        "@asset\n"
+        "def first(raw_data: pa.Table, context=None, *, col: str = 'son') -> pa.Table:\n"
+        "    assert context is not None and context.asset == 'first'\n"
+        "    return raw_data.select([col])\n"
+    )
+    root = _project(tmp_path / "p", {"family.py": HEADER + body})
+    listed = _json(root, "list")
+    first = next(a for a in listed["assets"] if a["name"] == "first")  # type: ignore[attr-defined]
+    assert first["upstream"] == ["raw_data"], first
+    _json(root, "materialize")
+    assert _column(root, "first") == ("son", COLUMNS["son"])

@@ -506,3 +506,12 @@ def test_defaults_are_constants_beside_the_context_and_upstreams(tmp_path):
     assert first["upstream"] == ["raw_data"], first
     _json(root, "materialize")
     assert _column(root, "first") == ("son", COLUMNS["son"])
+
+
+@pytest.mark.parametrize("module", ["definition", "trace"])
+def test_declaring_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"assetflow.{module}"))
+    assert result.attempted > 0 and result.failed == 0

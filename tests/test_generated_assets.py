@@ -189,11 +189,15 @@ def test_changing_a_bound_value_makes_its_asset_stale(tmp_path, shape):
         assert _column(scratch, name) == _column(root, name)
 
 
-def test_editing_the_factory_makes_its_whole_family_stale(tmp_path):
-    root = _project(tmp_path / "p", _files("factory-with-a-closure"))
+@pytest.mark.parametrize(
+    ("shape", "rel"),
+    [("factory-with-a-closure", "family.py"), ("factory-in-a-helper-module", "_factory.py")],
+)
+def test_editing_the_factory_makes_its_whole_family_stale(tmp_path, shape, rel):
+    root = _project(tmp_path / "p", _files(shape))
     _json(root, "materialize")
-    family = root / "assets" / "family.py"
-    family.write_text(family.read_text().replace("select([col])", "select([col]).slice(0, 1)"))
+    factory = root / "assets" / rel
+    factory.write_text(factory.read_text().replace("select([col])", "select([col]).slice(0, 1)"))
     assert _statuses(root) == {"raw_data": "fresh", "first": "stale", "second": "stale"}
     _json(root, "materialize")
     assert _column(root, "first") == ("age", [30])

@@ -87,7 +87,17 @@ class StorageError(InfrastructureError):
 
 
 class DiskError(InfrastructureError):
-    """The file system refused a read or write: full, over quota, read-only, or not permitted."""
+    """The file system refused a read or write: full, over quota, read-only, or not permitted.
+
+    Attributes:
+        path: the file or folder it refused, as named in the message.
+        errno: the operating system's error number.
+    """
+
+    def __init__(self, message: str, path: str | None = None, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
 
 
 # errno → what happened and how to fix it; "{path}" is the file or folder it happened to,
@@ -146,16 +156,19 @@ def disk_error(
         if number is not None and number in wanted:
             fallback = path if path is not None else state_dir
             where = named or (str(fallback) if fallback is not None else "a file assetflow writes")
-            inside = state_dir is not None and _inside(where, state_dir)
+            if os.path.basename(where).startswith(".tmp-"):
+                where = os.path.dirname(where)  # a temporary name means nothing to the user
+            in_state = state_dir is not None and inside(where, state_dir)
             sentence = _DISK_TROUBLE[number].format(
-                path=where, elsewhere=_ELSEWHERE if inside else ""
+                path=where, elsewhere=_ELSEWHERE if in_state else ""
             )
-            return DiskError(f"{sentence}, then run the command again.")
+            return DiskError(f"{sentence}, then run the command again.", where, number)
         current = current.__cause__ or current.__context__
     return None
 
 
-def _inside(path: str, folder: str | Path) -> bool:
+def inside(path: str, folder: str | Path) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (neither need exist)."""
     return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
 
 

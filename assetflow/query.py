@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,19 +109,29 @@ def _prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedProject, query: str) 
     from assetflow.catalog import catalog_views
 
     config = loaded.config
+    names: set[str] | None
     try:
         qualified = con.get_table_names(query, qualified=True)
         names = {n.lower() for n in con.get_table_names(query)}
-    except duckdb.Error as e:
-        raise _failed(e, config) from None
-    # Qualified names come as written, alias included ('state.runs AS r'): the first part
-    # says whether the state is read, the unqualified names which of its tables.
-    state_tables = names if any(_parts(q)[0].lower() == "state" for q in qualified) else set()
+    except duckdb.Error:
+        # DuckDB binds some forms (USING joins) to name their tables, which fails before
+        # the views exist: then every view is created, and every state table the text names.
+        qualified, names = set(), None
+    if names is None:
+        state_tables = {m.lower() for m in re.findall(r'(?i)\bstate\s*\.\s*"?(\w+)', query)}
+    elif any(_parts(q)[0].lower() == "state" for q in qualified):
+        # Qualified names come as written, alias included ('state.runs AS r'): the first
+        # part says whether the state is read, the unqualified names which of its tables.
+        state_tables = names
+    else:
+        state_tables = set()
     sources = {a.name: a.source.path for a in loaded.graph if a.source and a.source.path}
-    wanted = {n for n in [*loaded.graph.names] if n.lower() in names}
+    # A query that names no asset (SHOW TABLES, duckdb_views()) sees them all.
+    every = not names
+    wanted = {n for n in loaded.graph.names if every or (names and n.lower() in names)}
     path = config.state_dir / STATE_FILE
     current = {}
-    if path.is_file() and (wanted or state_tables or not names):
+    if path.is_file() and (wanted or state_tables):
         statement = f"ATTACH '{_quote(path)}' AS _assetflow_state (READ_ONLY)"
         StateStore(config.state_dir).retry_locked(lambda: con.execute(statement).fetchall())
         try:
@@ -132,11 +143,10 @@ def _prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedProject, query: str) 
         finally:
             con.execute("USE memory").fetchall()
             con.execute("DETACH _assetflow_state").fetchall()
-    # A query that names no asset (SHOW TABLES, duckdb_views()) sees them all.
     views = catalog_views(
         config,
-        {n: m for n, m in current.items() if n in wanted or not names},
-        {n: p for n, p in sources.items() if n in wanted or not names},
+        {n: m for n, m in current.items() if n in wanted},
+        {n: p for n, p in sources.items() if n in wanted},
     )
     for name, view in views.items():
         con.execute(f"CREATE VIEW {_ident(name)} AS {view}").fetchall()

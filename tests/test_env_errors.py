@@ -329,6 +329,40 @@ def test_forbidden_state_folder_is_one_sentence_and_exit_3(tmp_path):
     assert _cli("materialize", "--force", "--project", str(root)).exit_code == 0
 
 
+def test_forbidden_data_folder_of_a_sql_asset_is_one_sentence_and_exit_3(tmp_path):
+    root = _built(tmp_path)
+    folder = root / ".assetflow" / "data" / "doubled"
+    folder.chmod(0o555)
+    try:
+        result = _as_unprivileged("materialize", "--force", "doubled", cwd=root)
+    finally:
+        folder.chmod(0o755)
+    assert result.returncode == 3, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {folder} is not accessible"), line
+    assert "DuckDB error" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_sql_asset_reading_a_forbidden_file_of_the_user_fails_only_that_asset(tmp_path):
+    """A query's own read is the asset's failure (exit 1), not the disk stopping the run."""
+    root = _built(tmp_path)
+    secret = tmp_path / "secret" / "s.csv"
+    secret.parent.mkdir()
+    secret.write_text("a,b\n1,2\n")
+    secret.chmod(0)
+    (root / "assets" / "peek.sql").write_text(f"SELECT * FROM read_csv('{secret}')\n")
+    (root / "assets" / "other.py").write_text(
+        "from assetflow import asset\n\n\n@asset\ndef other():\n    return 1\n"
+    )
+    result = _as_unprivileged("materialize", "--format", "json", cwd=root)
+    assert result.returncode == 1, result.stderr
+    outcomes = {a["name"]: a for a in json.loads(result.stdout)["assets"]}
+    assert (
+        outcomes["peek"]["outcome"] == "failed" and "Permission denied" in outcomes["peek"]["error"]
+    )
+    assert outcomes["other"]["outcome"] == "materialized"
+
+
 # -- stored data that is gone or broken --------------------------------------------
 
 

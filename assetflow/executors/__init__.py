@@ -40,6 +40,7 @@ from assetflow.errors import (
     DiskError,
     MaterializationError,
     disk_error,
+    inside,
 )
 from assetflow.parquet import table_query
 from assetflow.storage import TABLE, Storage, Stored
@@ -255,17 +256,18 @@ def _audit(engine: Engine, asset: Asset, job: Job, stored: Stored) -> tuple[Chec
 def _disk_trouble(engine: Engine, asset: Asset, error: Exception) -> DiskError | None:
     """A full, read-only or forbidden disk under the asset's reads or writes, if that is it.
 
-    What a Python asset's own function raised is its own failure, whatever it was;
-    a SQL asset's query can read a forbidden file of the user's, so only errors a
-    write causes count there.
+    What a Python asset's own function raised is its own failure, whatever it was.
+    A SQL asset's query may read a forbidden file of the user's: that is its own
+    failure too, unless the file is in the state folder or only a write causes it.
     """
     if asset.kind != "sql" and isinstance(error, MaterializationError):
         return None
-    errnos = WRITE_ERRNOS if asset.kind == "sql" else None
     storage = engine.storage
-    return disk_error(
-        error, storage.data_dir / asset.name, errnos=errnos, state_dir=storage.state_dir
-    )
+    found = disk_error(error, storage.data_dir / asset.name, state_dir=storage.state_dir)
+    if found is None or asset.kind != "sql":
+        return found
+    ours = found.errno in WRITE_ERRNOS or inside(found.path or "", storage.state_dir)
+    return found if ours else None
 
 
 def _retryable(error: BaseException, retry_on: tuple[type[BaseException], ...]) -> bool:

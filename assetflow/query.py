@@ -149,7 +149,16 @@ def _prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedProject, query: str) 
         {n: p for n, p in sources.items() if n in wanted},
     )
     for name, view in views.items():
-        con.execute(f"CREATE VIEW {_ident(name)} AS {view}").fetchall()
+        try:
+            con.execute(f"CREATE VIEW {_ident(name)} AS {view}").fetchall()
+        except duckdb.Error as e:
+            m = current.get(name)
+            if m is not None and m.location is not None:
+                raise _unreadable(name, Storage(config.state_dir).path(m.location), e) from None
+            raise UsageError(
+                f"source {name!r} ({sources.get(name)}) cannot be read: {_first_line(e)}; "
+                "fix the file."
+            ) from None
 
 
 def _copy_state(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:

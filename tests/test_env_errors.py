@@ -580,13 +580,7 @@ def test_malformed_recorded_schema_is_not_an_internal_error(tmp_path, command):
     "command",
     [
         "show",
-        pytest.param(
-            "sql",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="query.py's sql lets DuckDB's BinderException out as an internal error",
-            ),
-        ),
+        "sql",
     ],
 )
 def test_recorded_schema_naming_a_dropped_column_names_the_data(tmp_path, command):

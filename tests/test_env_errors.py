@@ -403,11 +403,6 @@ def test_show_of_broken_stored_data_names_the_file_and_the_fix(tmp_path, how):
     assert str(path) in line and says in line and fix in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="assetflow/query.py (being rewritten) lets DuckDB's IOException out of 'sql': "
-    "expected exit 3 and the sentence Storage.load gives for the file",
-)
 def test_sql_over_deleted_stored_data_does_not_blame_the_query(tmp_path):
     root = _built(tmp_path)
     _current_file(root, "doubled").unlink()
@@ -576,13 +571,7 @@ def test_malformed_recorded_schema_is_not_an_internal_error(tmp_path, command):
         assert result.exit_code == 3 and "state.duckdb" in line and "doubled" in line
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        "show",
-        "sql",
-    ],
-)
+@pytest.mark.parametrize("command", ["show", "sql"])
 def test_recorded_schema_naming_a_dropped_column_names_the_data(tmp_path, command):
     """The recorded types name a column the file does not have: the stored data is at fault."""
     root = _built(tmp_path)

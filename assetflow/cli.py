@@ -366,7 +366,8 @@ def materialize(
     from assetflow.api import materialize as run
     from assetflow.progress import make_reporter
 
-    loaded = _load(project, state)
+    with _stdout_to_stderr(fmt != "text"):
+        loaded = _load(project, state)
     if dry_run:
         plan = run(list(select), exclude=list(exclude), project=loaded, force=force, dry_run=True)
         if fmt == "text":
@@ -375,7 +376,9 @@ def materialize(
             _emit_json(report.run_json(plan))
         return
     verbosity = -1 if quiet or fmt == "json" else (1 if verbose else 0)
-    reporter = make_reporter(mode="jsonl" if fmt == "jsonl" else "auto", verbosity=verbosity)
+    reporter = make_reporter(
+        mode="jsonl" if fmt == "jsonl" else "auto", verbosity=verbosity, stdout=sys.stdout
+    )
     on_event: Callable[[Any], None] = reporter
     emitter = None
     if openlineage:
@@ -391,18 +394,19 @@ def materialize(
         on_event = _both(reporter, emitter)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        result = run(
-            list(select),
-            exclude=list(exclude),
-            project=loaded,
-            force=force,
-            executor=executor,
-            workers=workers,
-            address=address,
-            on_event=on_event,
-            on_notice=lambda message: click.echo(message, err=True),
-            now=_now(),
-        )
+        with _stdout_to_stderr(fmt != "text"):
+            result = run(
+                list(select),
+                exclude=list(exclude),
+                project=loaded,
+                force=force,
+                executor=executor,
+                workers=workers,
+                address=address,
+                on_event=on_event,
+                on_notice=lambda message: click.echo(message, err=True),
+                now=_now(),
+            )
     finally:
         reporter.close()
         if emitter is not None:
@@ -417,6 +421,12 @@ def materialize(
         click.echo("\n" + report.failures_text(result), err=True)
     if not result.ok:
         sys.exit(EXIT_FAILED)
+
+
+def _stdout_to_stderr(machine: bool) -> contextlib.AbstractContextManager[Any]:
+    """For machine output, which owns stdout: what asset code prints outside its attempts
+    (at import, from threads it starts) goes to stderr. What an attempt prints is captured."""
+    return contextlib.redirect_stdout(sys.stderr) if machine else contextlib.nullcontext()
 
 
 def _both(first: Callable[[Any], None], second: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -598,9 +608,17 @@ def _asset_name(loaded: Any, name: str) -> str:
 @click.option(
     "--limit", type=_Limit(min=1), default=20, show_default=True, help="How many attempts to show."
 )
+@click.option(
+    "--output", "with_output", is_flag=True, help="Print what each attempt printed and logged."
+)
 @_format_option("text", "json")
-def history(asset: str, project: Path | None, state: Path | None, limit: int, fmt: str) -> None:
-    """Show the latest materialization attempts of ASSET, newest first."""
+def history(
+    asset: str, project: Path | None, state: Path | None, limit: int, with_output: bool, fmt: str
+) -> None:
+    """Show the latest materialization attempts of ASSET, newest first.
+
+    JSON always includes each attempt's output (the last 64 KiB of what it printed).
+    """
     from assetflow import report
     from assetflow.state import StateStore
 
@@ -612,6 +630,9 @@ def history(asset: str, project: Path | None, state: Path | None, limit: int, fm
         return
     if not rows:
         click.echo(f"{name} has never been materialized.")
+        return
+    if with_output:
+        click.echo(report.history_output_text(rows))
         return
     header = ("run", "outcome", "finished", "rows", "code", "data", "error")
     _echo_table(header, report.history_rows(rows))

@@ -51,8 +51,11 @@ class Context:
 
     @property
     def log(self) -> logging.Logger:
-        """A logger named ``assetflow.<asset>``."""
-        return logging.getLogger(f"assetflow.{self.asset}")
+        """A logger named ``assetflow.<asset>``; records from INFO up join the attempt's output."""
+        logger = logging.getLogger(f"assetflow.{self.asset}")
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+        return logger
 
 
 @dataclass(slots=True)
@@ -145,6 +148,10 @@ def compute_python(
         value = asset.fn(**kwargs)
     except Exception as e:
         raise MaterializationError(f"{type(e).__name__}: {e}") from e
+    except BaseException as e:
+        # sys.exit() or KeyboardInterrupt from the asset's own code: its failure, not the run's.
+        # (Ctrl-C never raises here: the scheduler's signal handler counts it instead.)
+        raise MaterializationError(took_down(f"asset {asset.name!r}", e)) from e
     table = as_arrow(value)
     kept = table if table is not None else value
     stored = engine.storage.write(asset.name, mat_id, kept, lambda: engine.con)
@@ -362,6 +369,10 @@ def run_custom_checks(
             message = f"{label} raised {type(e).__name__}: {e}"
             found.append(CheckResult(label, c.severity, False, 0, message))
             continue
+        except BaseException as e:  # sys.exit() in a check fails the check, not the run
+            message = took_down(label, e)
+            found.append(CheckResult(label, c.severity, False, 0, message))
+            continue
         if isinstance(outcome, CheckOutcome):
             passed, details, violations = outcome.passed, outcome.details, outcome.violations
         else:
@@ -371,6 +382,20 @@ def run_custom_checks(
         )
         found.append(CheckResult(label, c.severity, passed, violations, message))
     return found
+
+
+def took_down(who: str, error: BaseException) -> str:
+    """What ``who`` (user code) did that would have ended the run, in words.
+
+    Example:
+        >>> took_down("asset 'x'", SystemExit(0))
+        "asset 'x' called sys.exit(0)"
+    """
+    if isinstance(error, SystemExit):
+        code = "" if error.code is None else repr(error.code)
+        return f"{who} called sys.exit({code})"
+    detail = f": {error}" if str(error) else ""
+    return f"{who} raised {type(error).__name__}{detail}"
 
 
 def check_argument(engine: Engine, asset: Asset, fn: Callable[..., Any], value: Any) -> Any:

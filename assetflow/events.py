@@ -122,6 +122,7 @@ class AssetFailed(Event):
     error: str
     traceback: str | None
     attempts: int
+    output: str | None = None  # what the last attempt printed and logged (its last 64 KiB)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,6 +36,7 @@ def run_json(result: RunResult) -> dict[str, Any]:
                 "rows": a.rows,
                 "duration_s": round(a.duration_s, 6),
                 "error": a.error,
+                "output": a.output,
             }
             for a in result.assets
         ],
@@ -80,7 +81,15 @@ def failures_text(result: RunResult) -> str:
             lines.append(f"FAILED {a.name}: {a.error}")
             if a.traceback:
                 lines.extend("  " + line for line in a.traceback.rstrip().splitlines())
+            lines.extend(output_lines(a.output))
     return "\n".join(lines)
+
+
+def output_lines(output: str | None, indent: str = "  ") -> list[str]:
+    """What an attempt printed, under a heading, each line indented ([] if nothing)."""
+    if not output:
+        return []
+    return [f"{indent}output:", *(f"{indent}  | {line}" for line in output.rstrip().splitlines())]
 
 
 def status_json(statuses: Sequence[AssetStatus]) -> dict[str, Any]:
@@ -136,6 +145,7 @@ def history_json(asset: str, rows: Sequence[Materialization]) -> dict[str, Any]:
                 "bytes": m.bytes,
                 "location": m.location,
                 "error": m.error,
+                "output": m.output,
             }
             for m in rows
         ],
@@ -212,6 +222,7 @@ def run_detail_json(run: RunRecord, attempts: Sequence[Materialization]) -> dict
             "started_at": _iso(m.started_at),
             "finished_at": _iso(m.finished_at),
             "error": m.error,
+            "output": m.output,
         }
         for m in attempts
     ]
@@ -232,4 +243,16 @@ def run_detail_text(run: RunRecord, attempts: Sequence[Materialization]) -> str:
         retry = f" (attempt {m.attempt})" if m.attempt > 1 else ""
         error = f": {m.error}" if m.error else ""
         lines.append(f"  {m.outcome:<12} {m.asset}{retry}{extra}{error}")
+        lines.extend(output_lines(m.output, "    "))
+    return "\n".join(lines)
+
+
+def history_output_text(rows: Sequence[Materialization]) -> str:
+    """``history ASSET --output``: each attempt, newest first, with what it printed."""
+    lines = []
+    for m in rows:
+        when = m.finished_at.strftime("%Y-%m-%d %H:%M:%S") if m.finished_at else "-"
+        retry = f", attempt {m.attempt}" if m.attempt > 1 else ""
+        lines.append(f"run {m.run_id}{retry}: {m.outcome} at {when}")
+        lines.extend(output_lines(m.output) or ["  (printed nothing)"])
     return "\n".join(lines)

@@ -436,6 +436,7 @@ def _run_locked(
             outcome = "success"
     finally:
         # Whatever happened, what finished is recorded and the rest is cancelled.
+        results = results or list(scheduler.results.values())  # what settled before an error
         done = {r.name for r in results}
         results += [AssetResult(n, "cancelled") for n in targets if n not in done]
         counts = _finish(world, recorder, run_id, results, outcome)

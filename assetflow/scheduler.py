@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assetflow import capture
 from assetflow import events as ev
 from assetflow.checks import CheckResult
 from assetflow.compute import Available, Engine
@@ -66,6 +67,7 @@ class AssetResult:
     error: str | None = None
     traceback: str | None = None
     attempts: int = 0
+    output: str | None = None  # what its last attempt printed and logged
 
 
 def _utc(seconds: float) -> dt.datetime:
@@ -128,21 +130,12 @@ class Scheduler:
         consumers = {n: sum(1 for d in graph.downstream(n) if d in in_run) for n in in_run}
         restore = self._catch_signals()
         try:
-            while ready or self.running:
-                if self._signals > self._handled:
-                    self._handled += 1
-                    self._settle_all(self._interrupt(), waiting, ready, index, consumers)
-                while ready and len(self.running) < self.executor.workers and not self.interrupted:
-                    _, name = heapq.heappop(ready)
-                    result = self._start(name)
-                    if result is not None:
-                        self._settle(result, waiting, ready, index, consumers)
-                if self.interrupted and not self.running:
-                    break
-                if not self.running:
-                    continue
-                for result in self._wait():
-                    self._settle(result, waiting, ready, index, consumers)
+            with capture.redirect():
+                self._loop(waiting, ready, index, consumers)
+        except BaseException:
+            # assetflow's own failure: what runs is left behind, and recorded as such.
+            self._abandon()
+            raise
         finally:
             restore()
             self._sql_lane.shutdown(wait=not self.abandoned, cancel_futures=True)
@@ -152,6 +145,29 @@ class Scheduler:
                 self.results[name] = AssetResult(name, "cancelled")
                 self.emit(ev.AssetCancelled(run_id=self.run_id, time=time.time(), asset=name))
         return [self.results[n] for n in targets]
+
+    def _loop(
+        self,
+        waiting: dict[str, set[str]],
+        ready: list[tuple[int, str]],
+        index: dict[str, int],
+        consumers: dict[str, int],
+    ) -> None:
+        while ready or self.running:
+            if self._signals > self._handled:
+                self._handled += 1
+                self._settle_all(self._interrupt(), waiting, ready, index, consumers)
+            while ready and len(self.running) < self.executor.workers and not self.interrupted:
+                _, name = heapq.heappop(ready)
+                result = self._start(name)
+                if result is not None:
+                    self._settle(result, waiting, ready, index, consumers)
+            if self.interrupted and not self.running:
+                break
+            if not self.running:
+                continue
+            for result in self._wait():
+                self._settle(result, waiting, ready, index, consumers)
 
     def _catch_signals(self) -> Callable[[], None]:
         """Turn SIGINT and SIGTERM into a counter the loop reads, and return the undo.
@@ -224,14 +240,19 @@ class Scheduler:
                 "press Ctrl-C again to stop waiting"
             )
             return []
-        # Stop waiting: what is running is cancelled and never recorded as current.
+        return self._abandon()
+
+    def _abandon(self) -> list[AssetResult]:
+        """Stop waiting: what is running is cancelled and never recorded as current."""
         self.abandoned = True
         results = []
         for name, (job, status, started) in list(self.running.items()):
             del self.running[name]
             self.recorder.add(self._row(job, "cancelled", 1, started, time.time()))
             self.emit(ev.AssetCancelled(run_id=self.run_id, time=time.time(), asset=name))
-            results.append(AssetResult(name, "cancelled", status.causes))
+            result = AssetResult(name, "cancelled", status.causes)
+            self.results[name] = result
+            results.append(result)
         return results
 
     def _settle_all(self, results: list[AssetResult], *args: Any) -> None:
@@ -366,16 +387,18 @@ class Scheduler:
 
         if asset.kind == "sql":
             return self._sql_lane.submit(run_job, job, notify, self.engine)
-        return self.executor.submit(job, notify if self.in_process else None)
+        return self.executor.submit(job, notify if job.local is not None else None)
 
     def _job(self, asset: Asset, tracked: Sequence[str]) -> Job:
         world = self.world
         first_id = self.next_id
         self.next_id += asset.options.retries + 1  # an id per possible attempt
+        # A thread cannot be stopped: an attempt that may time out runs in a worker process.
+        in_process = self.in_process and asset.options.timeout is None
         if asset.kind == "sql":
             inputs = {u: self._available(u, in_process=True) for u in tracked}
         else:
-            inputs = {i.param: self._available(i.asset, self.in_process) for i in asset.inputs}
+            inputs = {i.param: self._available(i.asset, in_process) for i in asset.inputs}
         config = world.config
         return Job(
             asset=asset.name,
@@ -388,7 +411,7 @@ class Scheduler:
             inputs=inputs,
             previous=world.snapshot.current.get(asset.name),
             check_refs=self._check_refs(asset),
-            local=asset if self.in_process or asset.kind == "sql" else None,
+            local=asset if in_process or asset.kind == "sql" else None,
             sleep=self.sleep,
         )
 
@@ -451,7 +474,7 @@ class Scheduler:
         asset = self.world.graph[name]
         if result.ok and (asset.custom_checks or asset.sql_checks):
             result = self._custom_checks(asset, result)
-        if not self.in_process and len(result.attempts) > 1:
+        if job.local is None and len(result.attempts) > 1:
             for a in result.attempts[:-1]:  # out-of-process retries are told afterwards
                 self.emit(
                     ev.AssetRetried(
@@ -463,8 +486,8 @@ class Scheduler:
                         delay_s=0.0,
                     )
                 )
-        if any(a.timed_out for a in result.attempts):
-            self.abandoned = True  # a timed-out attempt may still write its file
+        if any(a.timed_out or a.crashed for a in result.attempts):
+            self.abandoned = True  # such an attempt may have left a file behind: sweep it
         last = result.attempts[-1]
         for check in result.checks:
             self.emit(
@@ -481,7 +504,14 @@ class Scheduler:
             )
         for a in result.attempts if not result.ok else result.attempts[:-1]:
             row = self._row(
-                job, "failed", a.number, a.started, a.finished, error=a.error, traceback=a.traceback
+                job,
+                "failed",
+                a.number,
+                a.started,
+                a.finished,
+                error=a.error,
+                traceback=a.traceback,
+                output=a.output,
             )
             self.recorder.add(row, result.checks if a is last else ())
         duration = last.finished - started
@@ -494,6 +524,7 @@ class Scheduler:
                     error=last.error or "",
                     traceback=last.traceback,
                     attempts=len(result.attempts),
+                    output=last.output,
                 )
             )
             return AssetResult(
@@ -505,11 +536,20 @@ class Scheduler:
                 last.error,
                 last.traceback,
                 len(result.attempts),
+                last.output,
             )
         stored = result.stored
         assert stored is not None
         world = self.world
-        m = self._row(job, "materialized", last.number, last.started, last.finished, stored=stored)
+        m = self._row(
+            job,
+            "materialized",
+            last.number,
+            last.started,
+            last.finished,
+            stored=stored,
+            output=last.output,
+        )
         self.recorder.add(m, result.checks)
         world.published(name, m)
         self.changed.add(name)
@@ -532,6 +572,7 @@ class Scheduler:
             stored.rows,
             duration,
             attempts=len(result.attempts),
+            output=last.output,
         )
 
     def _custom_checks(self, asset: Asset, result: JobResult) -> JobResult:
@@ -561,7 +602,7 @@ class Scheduler:
         if stored.location is not None:
             self.world.storage.path(stored.location).unlink(missing_ok=True)
         last = result.attempts[-1]
-        failed = Attempt(last.number, last.started, last.finished, error)
+        failed = Attempt(last.number, last.started, last.finished, error, output=last.output)
         return JobResult(result.asset, (*result.attempts[:-1], failed), None, checks=checks)
 
     def _sql_checks(self, asset: Asset, stored: Stored) -> list[CheckResult]:
@@ -597,6 +638,7 @@ class Scheduler:
         error: str | None = None,
         traceback: str | None = None,
         stored: Stored | None = None,
+        output: str | None = None,
     ) -> Materialization:
         """The state row of one attempt; with ``stored``, a successful one."""
         from assetflow.run import tracked_upstream
@@ -626,4 +668,5 @@ class Scheduler:
             traceback,
             attempt,
             stored.inline if stored else None,
+            output,
         )

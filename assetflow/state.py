@@ -32,7 +32,7 @@ from assetflow.plan import Record
 if TYPE_CHECKING:
     import duckdb
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATE_FILE = "state.duckdb"
 LOCK_FILE = "run.lock"
 
@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS materializations (
     traceback VARCHAR,
     collected BOOLEAN DEFAULT false,
     attempt INTEGER,
-    value BLOB
+    value BLOB,
+    output VARCHAR
 );
 CREATE TABLE IF NOT EXISTS check_results (
     materialization_id BIGINT NOT NULL,
@@ -119,6 +120,7 @@ _MAT_COLUMNS = (
     ("traceback", "VARCHAR"),
     ("attempt", "INTEGER"),
     ("value", "BLOB"),
+    ("output", "VARCHAR"),
 )
 _CHECK_COLUMNS = (
     ("materialization_id", "BIGINT"),
@@ -179,6 +181,8 @@ class Materialization:
     attempt: int = 1
     # An inline value (small JSON or pickle); the field `bytes` above shadows the builtin.
     value: builtins.bytes | None = None
+    # What the attempt printed and logged (its last 64 KiB); read only by history and runs show.
+    output: str | None = None
 
     def as_record(self, data_present: bool = True) -> Record:
         """The planner's view of this (successful) materialization."""
@@ -218,6 +222,7 @@ class Materialization:
             self.traceback,
             self.attempt,
             self.value,
+            self.output,
         )
 
 
@@ -358,7 +363,9 @@ class StateStore:
                     f"{self.path} has state schema version {found}, newer than this assetflow "
                     f"understands ({SCHEMA_VERSION}); upgrade assetflow."
                 )
-            return  # version 1 is the first; later versions add their steps here
+            if found < SCHEMA_VERSION:
+                _upgrade(con, found)
+            return
         con.execute("BEGIN")
         con.execute(_SCHEMA)
         con.execute(
@@ -444,7 +451,7 @@ class StateStore:
             return []
         with self.connect(read_only=True) as con:
             rows = con.execute(
-                f"SELECT {_MAT_SELECT} FROM materializations WHERE run_id = ? ORDER BY id",
+                f"SELECT {_with_output(con)} FROM materializations WHERE run_id = ? ORDER BY id",
                 [run_id],
             ).fetchall()
         return _materializations(rows)
@@ -455,7 +462,7 @@ class StateStore:
             return []
         with self.connect(read_only=True) as con:
             rows = con.execute(
-                f"SELECT {_MAT_SELECT} FROM materializations WHERE asset = ? "
+                f"SELECT {_with_output(con)} FROM materializations WHERE asset = ? "
                 "ORDER BY id DESC LIMIT ?",
                 [asset, limit],
             ).fetchall()
@@ -534,7 +541,8 @@ def _record(
     return [location for _, location in collected if location is not None]
 
 
-_MAT_SELECT = ", ".join(c for c, _ in _MAT_COLUMNS)
+# Planning reads every current row: it leaves out what attempts printed.
+_MAT_SELECT = ", ".join(c for c, _ in _MAT_COLUMNS if c != "output")
 _COUNTED = ("materialized", "fresh", "failed", "skipped", "cancelled")
 
 
@@ -569,6 +577,28 @@ def _finish_run(
         "failed = ?, skipped = ?, cancelled = ? WHERE run_id = ?",
         [utcnow(), outcome, *(counts.get(k, 0) for k in _COUNTED), run_id],
     ).fetchall()
+
+
+#: Each step takes the state from the version before it to its own; all run in one transaction.
+_STEPS: dict[int, str] = {
+    2: "ALTER TABLE materializations ADD COLUMN output VARCHAR",
+}
+
+
+def _upgrade(con: duckdb.DuckDBPyConnection, found: int) -> None:
+    """Migrate a state database of schema version ``found`` to :data:`SCHEMA_VERSION`."""
+    con.execute("BEGIN")
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        con.execute(_STEPS[version])
+    con.execute(
+        "UPDATE assetflow_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)]
+    )
+    con.execute("COMMIT")
+
+
+def _with_output(con: duckdb.DuckDBPyConnection) -> str:
+    """The select list of whole attempts; a database not yet migrated has no output column."""
+    return f"{_MAT_SELECT}, {'output' if _check_schema(con) >= 2 else 'NULL'}"
 
 
 def _read_snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
@@ -609,8 +639,8 @@ _INPUTS = [c for c, _ in _MAT_COLUMNS].index("inputs")
 _SCHEMA_COLUMN = [c for c, _ in _MAT_COLUMNS].index("schema")
 
 
-def _check_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Refuse a state database written by a newer assetflow, reading or writing."""
+def _check_schema(con: duckdb.DuckDBPyConnection) -> int:
+    """Refuse a state database written by a newer assetflow, reading or writing; its version."""
     rows = con.execute("SELECT value FROM assetflow_meta WHERE key = 'schema_version'").fetchall()
     found = int(rows[0][0]) if rows else 0
     if found > SCHEMA_VERSION:
@@ -618,6 +648,7 @@ def _check_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"the state database has schema version {found}, newer than this assetflow "
             f"understands ({SCHEMA_VERSION}); upgrade assetflow."
         )
+    return found
 
 
 def _materializations(rows: Sequence[Sequence[Any]]) -> list[Materialization]:

@@ -30,7 +30,7 @@ def test_materialize_json_document(built_shop):
     assert doc["schema_version"] == 1 and doc["run_id"] == 1 and doc["dry_run"] is False
     assert {a["name"] for a in doc["assets"]} == TEMPLATE_ASSETS
     for a in doc["assets"]:
-        assert set(a) == {"name", "outcome", "causes", "rows", "duration_s", "error"}
+        assert set(a) == {"name", "outcome", "causes", "rows", "duration_s", "error", "output"}
         assert a["outcome"] == "materialized" and a["error"] is None
         assert a["causes"][0] == {"kind": "never_materialized", "detail": "never materialized"}
     rows = {a["name"]: a["rows"] for a in doc["assets"]}

@@ -18,12 +18,13 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from assetflow.capture import Output, capturing
 from assetflow.checks import CheckResult, as_checks, run_checks, verdict
 from assetflow.compute import (
     Available,
@@ -31,6 +32,7 @@ from assetflow.compute import (
     Engine,
     compute_python,
     compute_sql,
+    took_down,
     user_traceback,
 )
 from assetflow.definition import Asset
@@ -61,6 +63,8 @@ class Attempt:
     error: str | None = None
     traceback: str | None = None
     timed_out: bool = False
+    output: str | None = None  # what it printed and logged (the last 64 KiB)
+    crashed: bool = False  # its worker process died: it may have left files behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +184,18 @@ def run_job(
     for number in range(1, options.retries + 2):
         started = time.time()
         mat_id = job.first_id + number - 1
+        output = Output()
+        stop: list[Callable[[], None]] = []  # how to stop this attempt, when it can be
         try:
             stored, value = _with_timeout(
-                functools.partial(_compute, engine, asset, job, mat_id), options.timeout
+                functools.partial(_attempt, engine, asset, job, mat_id, output, stop),
+                options.timeout,
+                stop,
             )
             checks = _audit(engine, asset, job, stored)
         except CheckFailed as e:
             # The same data would fail again: no retry.
-            attempts.append(Attempt(number, started, time.time(), str(e)))
+            attempts.append(Attempt(number, started, time.time(), str(e), output=output.text()))
             return JobResult(asset.name, tuple(attempts), None, checks=e.results)
         except Exception as e:
             disk = _disk_trouble(engine, asset, e)
@@ -197,7 +205,9 @@ def run_job(
             cause = e.__cause__ if isinstance(e, MaterializationError) and e.__cause__ else e
             tb = user_traceback(cause, Path(job.root)) if cause is not e else None
             timed_out = isinstance(e, _AttemptTimeout)
-            attempts.append(Attempt(number, started, time.time(), str(e), tb, timed_out))
+            attempts.append(
+                Attempt(number, started, time.time(), str(e), tb, timed_out, output.text())
+            )
             if number <= options.retries and _retryable(cause, options.retry_on):
                 delay = options.retry_delay * options.backoff ** (number - 1)
                 delay *= 0.75 + rand() / 2  # jitter, so retries of many assets spread out
@@ -206,9 +216,31 @@ def run_job(
                 job.sleep(delay)
                 continue
             return JobResult(asset.name, tuple(attempts), None)
-        attempts.append(Attempt(number, started, time.time()))
+        except (SystemExit, KeyboardInterrupt) as e:
+            # Raised by user code outside its function (a value's __reduce__, say): still
+            # the asset's failure. A real Ctrl-C is counted by the scheduler, never raised here.
+            error = took_down(f"asset {asset.name!r}", e)
+            attempts.append(Attempt(number, started, time.time(), error, output=output.text()))
+            return JobResult(asset.name, tuple(attempts), None)
+        attempts.append(Attempt(number, started, time.time(), output=output.text()))
         return JobResult(asset.name, tuple(attempts), stored, value, checks)
     raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
+
+
+def _attempt(
+    engine: Engine,
+    asset: Asset,
+    job: Job,
+    mat_id: int,
+    output: Output,
+    stop: list[Callable[[], None]],
+) -> tuple[Stored, Any]:
+    """One attempt, in the thread that runs it: its prints go to ``output``."""
+    if asset.kind == "sql":
+        # A query past its timeout is interrupted in DuckDB; a thread cannot be stopped.
+        stop.append(engine.con.interrupt)
+    with capturing(output):
+        return _compute(engine, asset, job, mat_id)
 
 
 def _compute(engine: Engine, asset: Asset, job: Job, mat_id: int) -> tuple[Stored, Any]:
@@ -286,11 +318,16 @@ class _AttemptTimeout(MaterializationError):
     """An attempt ran longer than the asset's ``timeout``."""
 
 
-def _with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
+def _with_timeout(
+    fn: Callable[[], Any], timeout: float | None, stop: Sequence[Callable[[], None]] = ()
+) -> Any:
     """``fn()``, or :class:`_AttemptTimeout` after ``timeout`` seconds.
 
-    A thread cannot be stopped from outside: a timed-out attempt is abandoned
-    and finishes in the background, and what it writes is never recorded.
+    A thread cannot be stopped from outside: past its timeout an attempt is
+    stopped with ``stop`` when it offers a way (a DuckDB query is interrupted),
+    and otherwise abandoned. That is why the threads and inline executors run
+    Python assets with a timeout in a worker process (see ``ThreadExecutor``),
+    which ends after the job; what an abandoned attempt writes is never recorded.
     """
     if timeout is None:
         return fn()
@@ -306,10 +343,17 @@ def _with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
+        for call in stop:
+            call()
+        if stop:
+            worker.join(_STOP_GRACE_S)
         raise _AttemptTimeout(f"the attempt ran longer than its timeout of {timeout:g} s")
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+_STOP_GRACE_S = 5.0  # how long a stopped attempt gets to unwind
 
 
 _LOADED: dict[str, str] = {}  # assets folder → package this worker imported it under

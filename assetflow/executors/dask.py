@@ -30,6 +30,7 @@ from concurrent import futures
 from concurrent.futures import Future
 from typing import Any
 
+from assetflow import capture
 from assetflow.errors import AssetflowError, DefinitionError, InfrastructureError, UsageError
 from assetflow.executors import Job, JobResult, Notify, run_job
 
@@ -163,7 +164,8 @@ class DaskExecutor:
 
 def _run_remote(job: Job) -> JobResult:
     """``run_job`` on a worker, handing back the stored value only: values need not pickle."""
-    return dataclasses.replace(run_job(job), value=None)
+    with capture.redirect():  # what the attempts print travels back with them
+        return dataclasses.replace(run_job(job), value=None)
 
 
 def check_worker_hosts(

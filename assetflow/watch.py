@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 _STEP_MS = 30  # a batch ends when no new change arrived for one step...
 _DEBOUNCE_MS = 400  # ...or after this long, if changes keep coming
+_OUTPUT_LINES = 10  # of a failed asset's output, under its FAIL line
 _READY_MS = 100  # watchfiles yields this often when idle: how a thread says it is watching
 _POLL_MS = 250  # --poll: how often files are listed
 _PACKAGE = re.compile(r"_assetflow_\d+")
@@ -373,6 +374,7 @@ class _Session:
             self._checks(seen.checks.get(name, []))
         for name, failed in seen.failed.items():
             self.report.line(f"  FAIL {name}: {_one_line(failed.error, failed.traceback)}", "bad")
+            self._output(name, failed.output)
             self._checks(seen.checks.get(name, []))
         for name, skipped in seen.skipped.items():
             self.report.line(f"  skip {name} ({skipped.reason})", "warn")
@@ -382,6 +384,17 @@ class _Session:
         cut = [n for n in seen.fresh if ran.intersection(loaded.graph.upstream(n))]
         if cut:
             self.report.line(f"  same {', '.join(cut)} (inputs unchanged: cut off)", "dim")
+
+    def _output(self, name: str, output: str | None) -> None:
+        """The end of what a failed asset printed: the lines nearest its failure."""
+        lines = (output or "").rstrip().splitlines()
+        if len(lines) > _OUTPUT_LINES:
+            more = len(lines) - _OUTPUT_LINES
+            self.report.line(
+                f"       ({more} lines before: assetflow history {name} --output)", "dim"
+            )
+        for line in lines[-_OUTPUT_LINES:]:
+            self.report.line(f"       | {line}", "dim")
 
     def _checks(self, checks: Sequence[ev.CheckEvaluated]) -> None:
         if checks:

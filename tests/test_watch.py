@@ -323,12 +323,14 @@ def test_watch_reports_a_failing_asset_and_keeps_running(shop: Path) -> None:
     w, _ = start(shop)
     with w:
         other = shop / "assets" / "other.py"
-        edit(other, "return 42", 'raise ValueError("no answer")')
+        edit(other, "return 42", 'print("looked everywhere"); raise ValueError("no answer")')
         failed = w.report()
         assert "  FAIL independent: ValueError: no answer (assets/other.py:6)" in failed
+        at = failed.index("  FAIL independent: ValueError: no answer (assets/other.py:6)")
+        assert failed[at + 1] == "       | looked everywhere"  # what it printed, under it
         assert failed[-1].startswith("✗ 1 failed")
 
-        edit(other, 'raise ValueError("no answer")', "return 7")
+        edit(other, 'print("looked everywhere"); raise ValueError("no answer")', "return 7")
         fixed = w.report()
         assert ran(fixed) == {"independent"}
         assert fixed[-1].startswith("✓ rebuilt 1 asset in ")

@@ -113,9 +113,16 @@ class ProcessPool:
                 job, future = item
                 if not future.set_running_or_notify_cancel():
                     continue
-                if worker is None:
-                    worker = self._start(index)
-                outcome = worker.run(job)
+                try:
+                    if worker is None:
+                        worker = self._start(index)
+                    outcome = worker.run(job)
+                except BaseException as e:  # no process could start, or the job would not travel
+                    future.set_exception(e)
+                    if worker is not None:
+                        worker.stop()
+                        worker = None
+                    continue
                 if isinstance(outcome, _Ended):
                     worker = None
                     with self._lock:

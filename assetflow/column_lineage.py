@@ -6,12 +6,18 @@ column reference, renamed or passed through CTEs and subqueries), computed
 (``TRANSFORMATION``: CAST, functions, arithmetic, CASE branches) or through an
 aggregate anywhere on the path (``AGGREGATION``). An *indirect* edge means the
 upstream column decides the value without flowing into it: ``FILTER`` (WHERE,
-HAVING, QUALIFY, an aggregate's FILTER clause), ``JOIN`` (ON, USING),
-``GROUP_BY`` (also DISTINCT ON), ``SORT``, ``WINDOW`` (PARTITION BY and ORDER
-BY of the window computing the column) and ``CONDITIONAL`` (CASE WHEN and IF
-conditions, and the arguments of COALESCE and NULLIF whose value decides which
-argument is returned). Each branch of a UNION or INTERSECT feeds each column;
-the second branch of an EXCEPT only filters.
+HAVING, QUALIFY, an aggregate's FILTER clause, a subquery in them), ``JOIN``
+(ON, USING), ``GROUP_BY`` (also DISTINCT ON, SELECT DISTINCT, and the duplicate
+removal of UNION, INTERSECT and EXCEPT without ALL), ``SORT``, ``WINDOW``
+(PARTITION BY and ORDER BY of the window computing the column) and
+``CONDITIONAL`` (CASE WHEN and IF conditions, and the arguments of COALESCE and
+NULLIF whose value decides which argument is returned).
+
+Each branch of a UNION or INTERSECT feeds each column; the second branch of an
+EXCEPT only filters. INTERSECT and EXCEPT match rows by all their values, so
+every column of both branches is also a FILTER edge, ALL or not. An EXISTS
+subquery decides only whether a row exists: its WHERE, joins and the like are
+FILTER edges, and what it selects (``SELECT *`` included) gives none.
 
 ORDER BY counts (``SORT``) where it changes the asset: the outermost ORDER BY
 (the stored row order) and an ORDER BY with LIMIT or OFFSET (it picks the
@@ -534,6 +540,10 @@ class _Analysis:
         distinct = select.args.get("distinct")
         if distinct is not None and distinct.args.get("on") is not None:
             self._ordering(distinct.args["on"].expressions, scope, GROUP_BY, projections, found)
+        elif distinct is not None:  # SELECT DISTINCT groups by every output column
+            for _, _, projected in projections:
+                found.deps.update(_compose(d, (INDIRECT, GROUP_BY)) for d in projected.deps)
+                found.reasons.extend(projected.reasons)
         if _sorts(scope):
             order = select.args.get("order")
             keys = [o.this for o in order.expressions] if order is not None else []
@@ -574,8 +584,6 @@ class _Analysis:
         rows = _Found(set(left.rows | right.rows))
         if isinstance(expression, exp.Except):
             # The second branch gives no values: it decides which rows of the first remain.
-            for column in right.columns:
-                rows.take(column, (INDIRECT, FILTER))
             columns = list(left.columns)
         elif expression.args.get("by_name"):
             columns = _by_name(left.columns, right.columns)
@@ -584,6 +592,15 @@ class _Analysis:
                 _Column(a.name, a.deps | b.deps, (*a.reasons, *b.reasons))
                 for a, b in zip(left.columns, right.columns, strict=False)
             ]
+        if isinstance(expression, (exp.Intersect, exp.Except)):
+            # Rows are matched by every value of both branches, ALL or not.
+            for column in (*left.columns, *right.columns):
+                rows.take(column, (INDIRECT, FILTER))
+        if expression.args.get("distinct"):
+            # Without ALL, duplicates go: every output value decides which rows remain,
+            # as SELECT DISTINCT and GROUP BY.
+            for column in columns:
+                rows.take(column, (INDIRECT, GROUP_BY))
         if _sorts(scope) and expression.args.get("order") is not None:
             self._set_operation_order(expression.args["order"], columns, rows)
         return _Output(
@@ -682,6 +699,13 @@ class _Analysis:
         if isinstance(node, exp.Column):
             if not node.is_star:
                 self._column(node, scope, use, found)
+        elif isinstance(node, exp.Exists):
+            # Only whether a row exists counts, so what the subquery selects gives no edge
+            # (`SELECT *` in it selects nothing), and a star that cannot be expanded is no gap.
+            subquery = node.this.unnest() if isinstance(node.this, exp.Subquery) else node.this
+            output = self.output(scope.branch(subquery, ScopeType.SUBQUERY))
+            found.deps.update(_compose(dep, use) for dep in output.rows)
+            found.reasons.extend(reason for c in output.columns for reason in c.reasons)
         elif isinstance(node, (exp.Select, exp.SetOperation)):  # a subquery in an expression
             output = self.output(scope.branch(node, ScopeType.SUBQUERY))
             found.deps.update(_compose(dep, use) for dep in output.rows)

@@ -8,8 +8,9 @@ optimizer is disabled, so that empty tables do not let DuckDB prove a filter
 always false (or true) and drop it.
 
 The queries are the column-lineage fixtures that DuckDB can run (every upstream
-has a known schema) and the 22 TPC-H queries in ``tests/fixtures/tpch``, over
-empty tables of the TPC-H schema.
+has a known schema), the 22 TPC-H queries in ``tests/fixtures/tpch`` and seven
+TPC-DS queries in ``tests/fixtures/tpcds``, each over empty tables of its
+benchmark's schema.
 
 Where the plan legitimately reads something else, the difference is listed in
 ``EXCEPTIONS`` with its reason (also in docs/lineage.md); a listed difference
@@ -32,7 +33,7 @@ from test_column_lineage import CASES, read_case
 from assetflow.column_lineage import sql_column_lineage
 from assetflow.sql import parse_sql_asset
 
-TPCH = Path(__file__).parent / "fixtures" / "tpch"
+BENCHMARKS = [Path(__file__).parent / "fixtures" / name for name in ("tpch", "tpcds")]
 
 Columns = dict[str, frozenset[str]]
 """Per table (lowercased), the columns read (lowercased); tables reading none left out."""
@@ -95,8 +96,9 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _tpch_queries() -> Iterator[Query]:
-    setup = (TPCH / "schema.sql").read_text()
+def _benchmark_queries(folder: Path) -> Iterator[Query]:
+    """The queries of a TPC benchmark, over empty tables of its schema."""
+    setup = (folder / "schema.sql").read_text()
     con = duckdb.connect()
     con.execute(setup)
     rows = con.execute(
@@ -106,11 +108,11 @@ def _tpch_queries() -> Iterator[Query]:
     schemas: dict[str, list[tuple[str, str]]] = {}
     for table, column, type_ in rows:
         schemas.setdefault(table, []).append((column, type_))
-    for path in sorted(TPCH.glob("q*.sql")):
-        yield Query(f"tpch_{path.stem}", path.read_text(), schemas, setup)
+    for path in sorted(folder.glob("q*.sql")):
+        yield Query(f"{folder.name}_{path.stem}", path.read_text(), schemas, setup)
 
 
-QUERIES = [*_fixture_queries(), *_tpch_queries()]
+QUERIES = [*_fixture_queries(), *(q for b in BENCHMARKS for q in _benchmark_queries(b))]
 
 
 def plan_columns(con: duckdb.DuckDBPyConnection, query: str) -> Columns:
@@ -208,6 +210,7 @@ def test_plan_check_covers_the_tpch_queries_and_the_fixtures() -> None:
     names = {q.name for q in QUERIES}
 
     assert {f"tpch_q{n:02d}" for n in range(1, 23)} <= names
+    assert {"tpcds_q10", "tpcds_q38", "tpcds_q87", "tpcds_q94"} <= names
     assert {"exists_star", "count_intersect", "count_distinct_rows"} <= names
     assert set(EXCEPTIONS) <= names
 

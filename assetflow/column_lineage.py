@@ -521,7 +521,8 @@ class _Analysis:
         """What decides which rows ``scope`` gives: it affects each of its columns."""
         select = scope.expression
         found = _Found()
-        for _, source in scope.selected_sources.values():
+        joined = [scope.sources[name] for name in _semi_anti_joined(scope)]
+        for source in (*(s for _, s in scope.selected_sources.values()), *joined):
             if isinstance(source, Scope):
                 found.deps |= self.output(source).rows
         for key in ("where", "having", "qualify"):
@@ -801,6 +802,8 @@ class _Analysis:
             if table:
                 if table in selected:
                     return selected[table][1]
+                if table in _semi_anti_joined(visible):
+                    return visible.sources[table]
                 continue
             candidates = [
                 (name, source)
@@ -888,6 +891,16 @@ def _visible(scope: Scope) -> Iterator[Scope]:
     while current is not None:
         yield current
         current = current.parent if current.scope_type in _CORRELATED else None
+
+
+def _semi_anti_joined(scope: Scope) -> list[str]:
+    """The SEMI and ANTI joined sources of ``scope``: not selected, but their ON sees them."""
+    joins = scope.expression.args.get("joins") if isinstance(scope.expression, exp.Select) else None
+    return [
+        join.this.alias_or_name
+        for join in joins or []
+        if join.is_semi_or_anti_join and join.this.alias_or_name in scope.sources
+    ]
 
 
 def _renamed_columns(table: exp.Table) -> list[str]:

@@ -148,7 +148,8 @@ def _listed(value: str | list[str] | None) -> list[str]:
     """A plan field that is one string, a list of them, or absent."""
     if value is None:
         return []
-    return [value] if isinstance(value, str) else value
+    values = [value] if isinstance(value, str) else value
+    return [v for v in values if v]  # a scan that reads no column projects ""
 
 
 def _filter_columns(condition: str, columns: set[str]) -> set[str]:

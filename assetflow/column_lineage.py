@@ -16,8 +16,9 @@ NULLIF whose value decides which argument is returned).
 Each branch of a UNION or INTERSECT feeds each column; the second branch of an
 EXCEPT only filters. INTERSECT and EXCEPT match rows by all their values, so
 every column of both branches is also a FILTER edge, ALL or not. An EXISTS
-subquery decides only whether a row exists: its WHERE, joins and the like are
-FILTER edges, and what it selects (``SELECT *`` included) gives none.
+subquery decides only whether a row exists: what decides its rows gives edges
+(its WHERE a FILTER, its ON a JOIN edge), what it selects (``SELECT *``
+included) none.
 
 ORDER BY counts (``SORT``) where it changes the asset: the outermost ORDER BY
 (the stored row order) and an ORDER BY with LIMIT or OFFSET (it picks the
@@ -298,6 +299,7 @@ class _Output:
     columns: tuple[_Column, ...]
     rows: frozenset[_Dep]  # indirect dependencies of which rows exist; every column has them
     unknown: tuple[str, ...] = ()  # why the column list is incomplete
+    row_reasons: tuple[str, ...] = ()  # why ``rows`` is incomplete; every column has them too
 
 
 @dataclass(slots=True)
@@ -515,7 +517,7 @@ class _Analysis:
             _Column(name, frozenset(found.deps | rows.deps), (*found.reasons, *rows.reasons))
             for name, (_, _, found) in zip(names, projections, strict=False)
         )
-        return _Output(columns, frozenset(rows.deps), tuple(unknown))
+        return _Output(columns, frozenset(rows.deps), tuple(unknown), tuple(rows.reasons))
 
     def _rows(self, scope: Scope, projections: list[tuple[str, str, _Found]]) -> _Found:
         """What decides which rows ``scope`` gives: it affects each of its columns."""
@@ -582,7 +584,7 @@ class _Analysis:
                 f"the branches of a {expression.key.upper()} give "
                 f"{len(left.columns)} and {len(right.columns)} columns"
             )
-        rows = _Found(set(left.rows | right.rows))
+        rows = _Found(set(left.rows | right.rows), [*left.row_reasons, *right.row_reasons])
         if isinstance(expression, exp.Except):
             # The second branch gives no values: it decides which rows of the first remain.
             columns = list(left.columns)
@@ -610,6 +612,7 @@ class _Analysis:
             ),
             frozenset(rows.deps),
             (*left.unknown, *right.unknown),
+            tuple(rows.reasons),
         )
 
     @staticmethod
@@ -706,7 +709,7 @@ class _Analysis:
             subquery = node.this.unnest() if isinstance(node.this, exp.Subquery) else node.this
             output = self.output(scope.branch(subquery, ScopeType.SUBQUERY))
             found.deps.update(_compose(dep, use) for dep in output.rows)
-            found.reasons.extend(reason for c in output.columns for reason in c.reasons)
+            found.reasons.extend(output.row_reasons)
         elif isinstance(node, (exp.Select, exp.SetOperation)):  # a subquery in an expression
             output = self.output(scope.branch(node, ScopeType.SUBQUERY))
             found.deps.update(_compose(dep, use) for dep in output.rows)

@@ -527,6 +527,7 @@ class _Analysis:
         for source in (*(s for _, s in scope.selected_sources.values()), *joined):
             if isinstance(source, Scope):
                 found.deps |= self.output(source).rows
+                found.reasons.extend(self.output(source).row_reasons)
         for key in ("where", "having", "qualify"):
             self._walk(select.args.get(key), scope, (INDIRECT, FILTER), found)
         for join in select.args.get("joins") or []:

@@ -204,7 +204,11 @@ def test_lineage_reads_what_duckdb_plan_reads(
 
     listed = EXCEPTIONS.get(query.name)
     expected = (listed.plan_only, listed.ours_only) if listed else ({}, {})
-    assert (plan_only, ours_only) == expected
+    assert (plan_only, ours_only) == expected, (
+        f"listed because {listed.reason}; the difference changed"
+        if listed
+        else "a lineage bug, or a plan difference to list in EXCEPTIONS with its reason"
+    )
 
 
 def test_plan_check_covers_the_tpch_queries_and_the_fixtures() -> None:

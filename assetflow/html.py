@@ -170,8 +170,12 @@ def pack_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     return packed
 
 
-def _key(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+def _key(value: object) -> tuple[str, object]:
+    # Scalars are their own key (tagged, so that 1, 1.0 and True stay apart); only lists
+    # and objects pay for a JSON text.
+    if value is None or isinstance(value, str | int | float):
+        return type(value).__name__, value
+    return "json", json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 class _Packer:
@@ -179,9 +183,9 @@ class _Packer:
 
     def __init__(self, names: Mapping[str, int]) -> None:
         self.names = names
-        self.seen: Counter[str] = Counter()
+        self.seen: Counter[tuple[str, object]] = Counter()
         self.values: list[object] = []
-        self.index: dict[str, int] = {}
+        self.index: dict[tuple[str, object], int] = {}
 
     def count(self, rows: object) -> None:
         """Count every value a column of ``rows`` would store, to find those repeated."""

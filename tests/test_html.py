@@ -12,7 +12,9 @@ that ends with any of those fails.
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import re
 import shutil
 import time
@@ -670,6 +672,103 @@ def test_page_lays_out_groups_where_every_edge_crosses(open_page):
     viewer = open_page(_big_document(40, tangled=True))
     assert len(viewer.assets()) == 40
     assert viewer.page.locator("[data-group]").count() == 10
+
+
+def _synthetic_document(count: int, seed: int = 0) -> dict[str, Any]:
+    """bench_materialize's synthetic graph: layers of width sqrt(count), 1-3 upstreams each."""
+    rng = random.Random(seed)
+    width = max(1, round(math.sqrt(count)))
+    nodes: list[dict[str, Any]] = []
+    previous: list[str] = []
+    layer = 0
+    while len(nodes) < count:
+        names = [f"a{layer}_{i}" for i in range(min(width, count - len(nodes)))]
+        for name in names:
+            ups = rng.sample(previous, rng.randint(1, min(3, len(previous)))) if previous else []
+            nodes.append(_node(name, "python", "default", sorted(ups), status="missing"))
+        previous = names
+        layer += 1
+    edges = [{"from": up, "to": n["name"], "kind": "data"} for n in nodes for up in n["upstream"]]
+    return {"project": "synthetic", "nodes": nodes, "edges": edges, "column_edges": []}
+
+
+def _painted_pixels(page: Any) -> int:
+    return int(
+        page.evaluate(
+            """() => {
+                const c = document.getElementById("raster");
+                const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+                let n = 0;
+                for (let i = 3; i < d.length; i += 4) if (d[i]) n += 1;
+                return n;
+            }"""
+        )
+    )
+
+
+def test_page_of_10_000_assets_draws_at_once_and_a_search_focuses(open_page):
+    doc = _synthetic_document(10_000)
+    started = time.monotonic()
+    viewer = open_page(doc)
+    assert time.monotonic() - started < 20, "drawn within the deadline, not after a hang"
+    page = viewer.page
+    assert page.get_attribute("body", "data-renderer") == "canvas"
+    assert _painted_pixels(page) > 50_000, "the graph is drawn, not a blank page"
+    assert "10000 boxes are drawn on a canvas" in page.text_content("#notice")
+    assert page.is_hidden("#failure")
+
+    focused = "a50_3"
+    node = next(n for n in doc["nodes"] if n["name"] == focused)
+    downstream = {e["to"] for e in doc["edges"] if e["from"] == focused}
+    page.fill("#search", f"1+{focused}+1")
+    assert page.text_content("#search-count").startswith(
+        f"{1 + len(node['upstream']) + len(downstream)} selected"
+    )
+    page.press("#search", "Enter")
+    assert set(viewer.assets()) == {focused, *node["upstream"], *downstream}
+    assert page.get_attribute("body", "data-renderer") == "svg"
+    assert f"1+{focused}+1" in page.text_content("#focus-bar")
+    page.click(f"[data-asset={focused}]")
+    page.fill("#hops", "2")
+    page.click("#focus-neighbours")
+    assert len(viewer.assets()) > 1 + len(node["upstream"]) + len(downstream)
+    page.click("#focus-leave")
+    assert page.get_attribute("body", "data-renderer") == "canvas"
+
+
+def test_page_search_accepts_the_selection_syntax(open_page):
+    viewer = open_page(_shop_document())
+    page = viewer.page
+    page.fill("#search", "+daily_revenue")
+    assert page.text_content("#search-count") == "5 selected · Enter to focus"
+    page.fill("#search", "tag:orders,kind:sql")
+    assert viewer.assets(".match") == ["stg_orders"]
+    page.fill("#search", "kpis++")
+    assert "malformed graph operator" in page.text_content("#search-count")
+    page.fill("#search", "status:old")
+    assert "unknown status 'old'" in page.text_content("#search-count")
+    page.fill("#search", "group:marts")
+    page.press("#search", "Enter")
+    marts = {"daily_revenue", "payment_mix", "customer_orders", "customer_segments", "kpis"}
+    assert set(viewer.assets()) == marts
+    page.fill("#search", "")
+    assert len(viewer.assets()) == 11
+
+
+def test_page_shows_the_path_between_two_assets_and_column_lineage_in_it(open_page):
+    viewer = open_page(_shop_document())
+    page = viewer.page
+    page.click("[data-asset=raw_payments]")
+    page.fill("#path-to", "daily_revenue")
+    page.click("#show-path")
+    assert sorted(viewer.assets()) == ["daily_revenue", "raw_payments", "stg_payments"]
+    page.click("[data-asset=stg_payments]")
+    page.click("#schema tr[data-column='stg_payments.amount'] .column-link")
+    assert set(viewer.assets(".col-related")) == {"raw_payments", "stg_payments", "daily_revenue"}
+    assert viewer.columns("#related-downstream > li[data-column]") >= {"daily_revenue.revenue"}
+    page.fill("#search", "kpis..raw_customers")
+    page.press("#search", "Enter")
+    assert "no path between 'kpis' and 'raw_customers'" in page.text_content("#search-count")
 
 
 def test_page_of_an_empty_selection_says_so(open_page):

@@ -26,8 +26,8 @@
   // A big graph opens with its groups closed, a level at a time while this many boxes fit.
   const OPEN_BUDGET = 300;
   // Up to this many boxes are SVG elements (clickable, styled by CSS); more go on a canvas.
-  const MAX_SVG_BOXES = 1500;
-  const MAX_SVG_EDGES = 4000;
+  const MAX_SVG_BOXES = 600;
+  const MAX_SVG_EDGES = 1500;
   // Canvas labels from this zoom on: names are then at least 7 pixels high.
   const LABEL_ZOOM = 0.55;
   const HEADER_HEIGHT = 42;
@@ -107,6 +107,10 @@
   const drawn = { nodes: new Map(), edges: [], columns: new Map() };
   const measureContext = document.createElement("canvas").getContext("2d");
   let frameRequested = false;
+  let fullFrameWanted = false;
+  let snapshot = null; // the last full canvas drawing and the view it was drawn at
+  let settleTimer = 0;
+  let lastDrawMs = 0;
 
   // ---- the embedded document ------------------------------------------------------------
 
@@ -665,6 +669,7 @@
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, w, hgt);
     if (!scene || scene.svg) return;
+    const started = performance.now();
     const { x, y, k } = state.view;
     ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * x, dpr * y);
     const view = { left: -x / k, top: -y / k, right: (r.width - x) / k, bottom: (r.height - y) / k };
@@ -795,16 +800,59 @@
         ctx.fillText(countsText(group), sx, sy + 18, room);
       }
     }
+    lastDrawMs = performance.now() - started;
+    keepSnapshot();
   }
 
-  function requestFrame() {
+  /**
+   * Draw on the next frame. While the view moves over a scene that takes long to draw,
+   * frames show the last full drawing moved and scaled (one image copy), and the full
+   * drawing follows once the view rests: zooming stays smooth at any size.
+   */
+  function requestFrame(moving = false) {
+    if (!moving) fullFrameWanted = true;
     if (frameRequested) return;
     frameRequested = true;
     requestAnimationFrame(() => {
       frameRequested = false;
-      drawCanvas();
+      const raster = state.scene && !state.scene.svg;
+      const quick = raster && !fullFrameWanted && snapshot && lastDrawMs > 8;
+      fullFrameWanted = false;
+      if (quick) {
+        drawSnapshot();
+        clearTimeout(settleTimer);
+        settleTimer = setTimeout(() => requestFrame(), 150);
+      } else {
+        drawCanvas();
+      }
       drawMinimap();
     });
+  }
+
+  function drawSnapshot() {
+    const ctx = ui.raster.getContext("2d");
+    const dpr = window.devicePixelRatio || 1;
+    const { x, y, k } = state.view;
+    const before = snapshot.view;
+    const s = k / before.k;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, ui.raster.width, ui.raster.height);
+    const { width, height } = snapshot.canvas;
+    ctx.drawImage(snapshot.canvas, dpr * (x - before.x * s), dpr * (y - before.y * s), width * s, height * s);
+  }
+
+  /** Keep the full drawing just made, for the frames of a moving view. */
+  function keepSnapshot() {
+    if (!snapshot) snapshot = { canvas: document.createElement("canvas"), view: null };
+    const copy = snapshot.canvas;
+    if (copy.width !== ui.raster.width || copy.height !== ui.raster.height) {
+      copy.width = ui.raster.width;
+      copy.height = ui.raster.height;
+    }
+    const ctx = copy.getContext("2d");
+    ctx.clearRect(0, 0, copy.width, copy.height);
+    ctx.drawImage(ui.raster, 0, 0);
+    snapshot.view = { ...state.view };
   }
 
   /** The scene's box at a point of the graph: an asset, a closed group or an open frame. */
@@ -832,6 +880,7 @@
     const boxCount = scene.nodes.length + scene.closed.length;
     scene.svg = boxCount <= MAX_SVG_BOXES && scene.edges.length <= MAX_SVG_EDGES;
     state.scene = scene;
+    snapshot = null;
     if (scene.svg) {
       drawSvg(scene);
     } else {
@@ -905,7 +954,12 @@
       ctx.fillStyle = (colours[node.status] || colours.missing).stroke;
       ctx.fillRect(box.x, box.y, Math.max(box.width, 2 / scale), Math.max(box.height, 2 / scale));
     }
-    minimapImage = { scale, bitmap: ctx.getImageData(0, 0, canvas.width, canvas.height) };
+    // Kept as a canvas of its own: copying it back per frame is one drawImage.
+    const copy = document.createElement("canvas");
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    copy.getContext("2d").drawImage(canvas, 0, 0);
+    minimapImage = { scale, bitmap: copy };
     drawMinimap();
   }
 
@@ -913,7 +967,7 @@
     if (!minimapImage) return;
     const ctx = ui.minimap.getContext("2d");
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.putImageData(minimapImage.bitmap, 0, 0);
+    ctx.drawImage(minimapImage.bitmap, 0, 0);
     const r = ui.graph.getBoundingClientRect();
     const { x, y, k } = state.view;
     const s = minimapImage.scale;
@@ -952,11 +1006,7 @@
     const transform = `translate(${x.toFixed(1)},${y.toFixed(1)}) scale(${k.toFixed(4)})`;
     ui.viewport.setAttribute("transform", transform);
     ui.graph.classList.toggle("far", k < 0.35);
-    if (state.scene && !state.scene.svg) {
-      requestFrame();
-    } else if (minimapImage) {
-      requestFrame();
-    }
+    if ((state.scene && !state.scene.svg) || minimapImage) requestFrame(true);
   }
 
   function zoomBy(factor, cx, cy) {

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ GROUP_PAD = 12
 #: Outer margin of the whole drawing.
 MARGIN = 24
 _SWEEPS = 4
+#: A layer of more members than this and than twice the square root of its group's
+#: member count is wrapped into several columns.
+_MIN_WRAP = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +216,11 @@ def _layer_and_place(
     places: dict[str, tuple[int, int]] = {}
     centre: dict[str, float] = {}
     x = 0
-    for col in layers:
+    # A layer far taller than the group is wide (say, 60 assets that share no edge) is
+    # wrapped into several columns, so a group's box stays near square and readable.
+    cap = max(_MIN_WRAP, math.ceil(2 * math.sqrt(len(members))))
+    columns = [col[i : i + cap] for col in layers for i in range(0, len(col), cap)]
+    for col in columns:
         tops = []
         top = 0
         for m in col:

@@ -529,7 +529,8 @@
     });
     head.append(svg("title", {}, `Close ${group.path} (${countsText(group)})`));
     head.append(svg("rect", { class: "hit", x: box.x, y: box.y, width: box.width, height: 22 }));
-    head.append(svg("text", { x: box.x + 10, y: box.y + 16 }, `▾ ${group.path}`));
+    // Its label keeps one size on screen (CSS scales it by --inv-k), to read at any zoom.
+    head.append(svg("text", { x: box.x + 8, y: box.y + 4 }, `▾ ${group.path}`));
     el.append(head);
     return el;
   }
@@ -548,8 +549,10 @@
     const size = groupLabelSize(box, `▸ ${group.path}`);
     const name = svg("text", { class: "group-name", x: box.x + 10, y: box.y + 8 + size }, `▸ ${group.path}`);
     name.style.fontSize = `${size.toFixed(1)}px`;
-    const meta = svg("text", { class: "group-meta", x: box.x + 10, y: box.y + 14 + size * 1.7 }, countsText(group));
-    meta.style.fontSize = `${(size * 0.6).toFixed(1)}px`;
+    const counts = countsText(group);
+    const metaSize = Math.max(8, Math.min(size * 0.6, (box.width - 20) / (counts.length * 0.55)));
+    const meta = svg("text", { class: "group-meta", x: box.x + 10, y: box.y + 14 + size * 1.7 }, counts);
+    meta.style.fontSize = `${metaSize.toFixed(1)}px`;
     el.append(name, meta);
     // A bar of the statuses inside, in proportion.
     let x = box.x + 10;
@@ -605,9 +608,14 @@
       path.setAttribute("data-from", e.from);
       path.setAttribute("data-to", e.to);
       path.setAttribute("data-count", String(e.count));
+      path.style.strokeWidth = `${(1.5 + Math.log2(e.count)).toFixed(1)}px`;
       path.append(svg("title", {}, `${e.count} edge${e.count === 1 ? "" : "s"}: ${e.from} → ${e.to}`));
       const [x1, y1, x2, y2] = edgeEnds(e.a, e.b);
-      el.append(path, svg("text", { class: "edge-count", x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4 }, String(e.count)));
+      el.append(path);
+      // A single edge needs no number; more are counted halfway along.
+      if (e.count > 1) {
+        el.append(svg("text", { class: "edge-count", x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4 }, String(e.count)));
+      }
       return { el, path, from: e.from, to: e.to, merged: true };
     }
     const kind = token(e.kind || "data");
@@ -905,6 +913,7 @@
     $("notice").hidden = !text;
   }
 
+  /** Open or close a group; an opened group is brought into view, its members readable. */
   function setExpanded(path, open) {
     if (open) {
       state.expanded.add(path);
@@ -912,6 +921,13 @@
       for (const p of [...state.expanded]) if (p === path || p.startsWith(`${path}/`)) state.expanded.delete(p);
     }
     render();
+    const frame = open && state.scene.frames.find((f) => f.group.path === path);
+    if (frame) {
+      const b = frame.box;
+      const r = ui.svg.getBoundingClientRect();
+      const k = Math.max(state.view.k, Math.min(1, (r.width - 48) / b.width, (r.height - 48) / b.height));
+      showBox({ left: b.x, top: b.y, right: b.x + b.width, bottom: b.y + b.height }, k);
+    }
   }
 
   /** Open every group around an asset, so that it is drawn. */
@@ -1005,6 +1021,7 @@
     state.view = { x, y, k };
     const transform = `translate(${x.toFixed(1)},${y.toFixed(1)}) scale(${k.toFixed(4)})`;
     ui.viewport.setAttribute("transform", transform);
+    ui.viewport.style.setProperty("--inv-k", String(1 / k));
     ui.graph.classList.toggle("far", k < 0.35);
     if ((state.scene && !state.scene.svg) || minimapImage) requestFrame(true);
   }

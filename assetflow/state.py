@@ -598,7 +598,7 @@ def _upgrade(con: duckdb.DuckDBPyConnection, found: int) -> None:
 
 def _with_output(con: duckdb.DuckDBPyConnection) -> str:
     """The select list of whole attempts; a database not yet migrated has no output column."""
-    return f"{_MAT_SELECT}, {'output' if _check_schema(con) >= 2 else 'NULL'}"
+    return f"{_MAT_SELECT}, {'output' if _schema_version(con) >= 2 else 'NULL'}"
 
 
 def _read_snapshot(con: duckdb.DuckDBPyConnection) -> Snapshot:
@@ -639,16 +639,19 @@ _INPUTS = [c for c, _ in _MAT_COLUMNS].index("inputs")
 _SCHEMA_COLUMN = [c for c, _ in _MAT_COLUMNS].index("schema")
 
 
-def _check_schema(con: duckdb.DuckDBPyConnection) -> int:
-    """Refuse a state database written by a newer assetflow, reading or writing; its version."""
+def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
     rows = con.execute("SELECT value FROM assetflow_meta WHERE key = 'schema_version'").fetchall()
-    found = int(rows[0][0]) if rows else 0
+    return int(rows[0][0]) if rows else 0
+
+
+def _check_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a state database written by a newer assetflow, reading or writing."""
+    found = _schema_version(con)
     if found > SCHEMA_VERSION:
         raise StateError(
             f"the state database has schema version {found}, newer than this assetflow "
             f"understands ({SCHEMA_VERSION}); upgrade assetflow."
         )
-    return found
 
 
 def _materializations(rows: Sequence[Sequence[Any]]) -> list[Materialization]:

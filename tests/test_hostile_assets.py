@@ -448,3 +448,14 @@ def test_runs_counts_match_the_state_when_the_run_itself_fails(tmp_path):
     [run] = StateStore(root / ".assetflow").runs(1)
     assert (run.outcome, run.materialized, run.cancelled) == ("error", 1, 2)
     assert _outcomes(root) == {"a": "materialized"}
+
+
+def test_dask_workers_send_what_attempts_print_back(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setenv("ASSETFLOW_DASK_PROCESSES", "0")  # one in-process worker: starts fast
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    root = _project(tmp_path, {"assets/prints.py": PRINTS})
+    result = assetflow.materialize(project=root, executor="dask", workers=2)
+    outputs = {a.name: a.output for a in result.assets}
+    assert outputs["failing"] == "the context of the failure\n"
+    assert outputs["chatty_child"] == "child says hi\n"

@@ -132,11 +132,23 @@ class _Handler(logging.Handler):
         if output is not None:
             output.write(self.format(record) + "\n")
             return
-        # With no handler of its own, logging would have used its last resort.
-        root = logging.getLogger()
+        # Where no other handler hears it, logging would have used its last resort.
         last = logging.lastResort
-        if last is not None and record.levelno >= last.level and root.handlers == [self]:
+        if last is not None and record.levelno >= last.level and not self._heard(record.name):
             last.handle(record)
+
+    def _heard(self, name: str) -> bool:
+        """Whether a handler other than this one gets records of logger ``name``."""
+        logger: logging.Logger | None = (
+            logging.getLogger(name) if name != "root" else logging.getLogger()
+        )
+        while logger is not None:
+            if any(h is not self for h in logger.handlers):
+                return True
+            if not logger.propagate:
+                return False
+            logger = logger.parent
+        return False
 
 
 _lock = threading.Lock()

@@ -459,3 +459,38 @@ def test_dask_workers_send_what_attempts_print_back(tmp_path, monkeypatch):
     outputs = {a.name: a.output for a in result.assets}
     assert outputs["failing"] == "the context of the failure\n"
     assert outputs["chatty_child"] == "child says hi\n"
+
+
+def test_capture_and_took_down_examples_run():
+    import doctest
+
+    from assetflow import capture, compute
+
+    assert doctest.testmod(capture).failed == 0
+    finder = doctest.DocTestFinder()
+    [example] = [t for t in finder.find(compute.took_down) if t.examples]
+    assert doctest.DocTestRunner().run(example).failed == 0
+
+
+def test_records_outside_attempts_are_logged_as_without_capture(capsys):
+    """The capture handler on the root logger must not swallow or double others' records."""
+    import io
+    import logging
+
+    from assetflow import capture
+
+    own = logging.getLogger("test_hostile.own")
+    heard = logging.StreamHandler(io.StringIO())
+    own.addHandler(heard)
+    try:
+        with capture.redirect():
+            logging.getLogger("test_hostile.bare").warning("no handler of its own")
+            own.warning("has a handler")
+            out = capture.Output()
+            with capture.capturing(out):
+                logging.getLogger("test_hostile.bare").warning("in an attempt")
+    finally:
+        own.removeHandler(heard)
+    assert out.text() == "WARNING test_hostile.bare: in an attempt\n"
+    assert heard.stream.getvalue() == "has a handler\n"
+    assert "in an attempt" not in capsys.readouterr().err

@@ -712,6 +712,7 @@ def test_page_of_10_000_assets_draws_at_once_and_a_search_focuses(open_page):
     viewer = open_page(doc)
     assert time.monotonic() - started < 20, "drawn within the deadline, not after a hang"
     page = viewer.page
+    page.wait_for_selector("body[data-first-view=true]", state="attached")
     assert page.get_attribute("body", "data-renderer") == "canvas"
     assert _painted_pixels(page) > 50_000, "the graph is drawn, not a blank page"
     assert "10000 boxes are drawn on a canvas" in page.text_content("#notice")
@@ -734,6 +735,16 @@ def test_page_of_10_000_assets_draws_at_once_and_a_search_focuses(open_page):
     assert len(viewer.assets()) > 1 + len(node["upstream"]) + len(downstream)
     page.click("#focus-leave")
     assert page.get_attribute("body", "data-renderer") == "canvas"
+    page.keyboard.press("Escape")
+
+    # On the canvas too: Enter on a name centres on it, and a click there opens it.
+    page.fill("#search", "a70_42")
+    page.press("#search", "Enter")
+    assert page.text_content("#details-name") == "a70_42"
+    page.keyboard.press("Escape")
+    box = page.locator("#canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert page.text_content("#details-name") == "a70_42"
 
 
 def test_page_search_accepts_the_selection_syntax(open_page):

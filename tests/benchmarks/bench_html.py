@@ -10,6 +10,9 @@ subfolders), it measures:
   frame after the first complete drawing), in a fresh headless Chromium process per run;
 * **zoom frames** (largest size only): frame intervals while the wheel zooms in and out.
 
+The largest size is measured again after one ``materialize``, when the page carries
+each asset's status, last materialization and history.
+
 Every figure is the median of ``--repeat`` runs. Needs Debian's chromium and Playwright.
 
 Usage:
@@ -140,6 +143,11 @@ def main() -> None:
             generate(root, n)
             zoom = n == max(args.sizes)
             rows.append((f"synthetic N={n:,}", measure(root, args.repeat, [args.exe], zoom=zoom)))
+            if zoom:
+                # With state: statuses, schemas and each asset's last materializations.
+                _time([args.exe, "materialize", "-q"], root)
+                figures = measure(root, args.repeat, [args.exe], zoom=True)
+                rows.append((f"synthetic N={n:,}, materialized", figures))
         root = Path(tmp) / "nested_1000"
         generate_nested(root, 1000)
         rows.append(

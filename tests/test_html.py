@@ -782,6 +782,23 @@ def test_page_shows_the_path_between_two_assets_and_column_lineage_in_it(open_pa
     assert "no path between 'kpis' and 'raw_customers'" in page.text_content("#search-count")
 
 
+def test_page_that_cannot_draw_says_what_and_why(open_page, tmp_path):
+    page_text = to_html(_shop_document())
+    broken = re.sub(
+        r'(<script type="application/json" id="lineage-layout">).*?(</script>)',
+        r'\1{"boxes": []}\2',
+        page_text,
+        flags=re.S,
+    )
+    html = tmp_path / "broken.html"
+    html.write_text(broken, encoding="utf-8")
+    viewer = open_page(html=html)
+    failure = viewer.page.text_content("#failure")
+    assert viewer.page.is_visible("#failure")
+    assert failure.startswith("The graph could not be drawn: ")
+    assert "--format json" in failure
+
+
 def test_page_of_an_empty_selection_says_so(open_page):
     viewer = open_page({"project": "shop", "nodes": [], "edges": []})
     assert viewer.page.is_visible("#empty")

@@ -165,14 +165,49 @@ def compute_sql(
     import duckdb
 
     con = engine.con
-    for name, available in upstreams.items():
-        _bind_sql(engine, asset, name, available)
     query = _strip_query(asset.sql.query)
     try:
+        for name, available in upstreams.items():
+            _bind_sql(engine, asset, name, available)
         return engine.storage.write_query(con, asset.name, mat_id, query)
     except duckdb.Error as e:
         message = str(e).strip().splitlines()[0]
-        raise MaterializationError(f"{asset.file}: DuckDB error: {message}") from e
+        broken = _broken_upstream(engine, asset, upstreams, message)
+        raise broken or MaterializationError(f"{asset.file}: DuckDB error: {message}") from e
+
+
+def _broken_upstream(
+    engine: Engine, asset: Asset, upstreams: Mapping[str, Available], message: str
+) -> MaterializationError | None:
+    """The error to give when a query failed on an upstream's stored data, not its own SQL.
+
+    An upstream's file is to blame when the error names it, when it is gone, or when
+    it does not read in full: the user's SQL is not, and must not be told so.
+    """
+    import duckdb
+
+    for name, available in upstreams.items():
+        if available.stored_format != TABLE or available.stored_location is None:
+            continue
+        path = engine.storage.path(available.stored_location)
+        why = None
+        if not path.is_file():
+            why = "is gone"
+        elif str(path) in message:
+            why = f"cannot be read ({message})"
+        else:
+            try:  # every value decoded, in constant memory: only on the error path
+                engine.con.execute(
+                    f"SELECT sum(hash(t)) FROM ({table_query(path)}) AS t"
+                ).fetchall()
+            except (duckdb.Error, OSError, ValueError) as e:
+                why = f"cannot be read ({str(e).strip().splitlines()[0]})"
+        if why is not None:
+            return MaterializationError(
+                f"{asset.file}: reads {name!r}, whose stored data {path} {why}; run "
+                f"'assetflow materialize --force {name}' to rebuild it."
+            )
+    return None
 
 
 def _strip_query(query: str) -> str:

@@ -662,9 +662,27 @@ def _materializations(rows: Sequence[Sequence[Any]]) -> list[Materialization]:
         values = list(row)
         values[_INPUTS] = {k: (v[0], v[1]) for k, v in raw.items()}
         if values[_SCHEMA_COLUMN] is not None:
-            values[_SCHEMA_COLUMN] = [tuple(c) for c in json.loads(values[_SCHEMA_COLUMN])]
+            values[_SCHEMA_COLUMN] = _schema(values[_SCHEMA_COLUMN])
         found.append(Materialization(*values))
     return found
+
+
+def _schema(text: str) -> list[tuple[str, str]] | None:
+    """A recorded schema; ``None`` (unknown: read from the file) when it is not one.
+
+    Only assetflow writes this column, but a hand editing the database must not
+    make every command fail: the types are then read from the stored file.
+    """
+    try:
+        columns = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(columns, list) or not all(
+        isinstance(c, list) and len(c) == 2 and all(isinstance(x, str) for x in c)
+        for c in columns
+    ):
+        return None
+    return [(n, t) for n, t in columns]
 
 
 def _insert_columns(

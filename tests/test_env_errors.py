@@ -433,14 +433,7 @@ def test_deleted_stored_data_is_missing_and_rebuilt(tmp_path):
     "reader",
     [
         "python",
-        pytest.param(
-            "sql",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="compute.py's compute_sql reports any DuckDB error as the SQL file's "
-                "('assets/total.sql: DuckDB error: TProtocolException: Invalid data')",
-            ),
-        ),
+        "sql",
     ],
 )
 def test_broken_upstream_data_fails_the_reader_naming_the_data_not_its_code(tmp_path, reader):
@@ -554,11 +547,6 @@ def _set_recorded_schema(root: Path, asset: str, value: str) -> None:
         con.execute("UPDATE materializations SET schema = ? WHERE asset = ?", [value, asset])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="state.py's _materializations reads a malformed schema value with a TypeError; "
-    "expected: the schema is taken as unknown (or a StateError naming the state file and asset)",
-)
 @pytest.mark.parametrize("command", ["status", "show", "materialize"])
 def test_malformed_recorded_schema_is_not_an_internal_error(tmp_path, command):
     root = _built(tmp_path)

@@ -634,6 +634,11 @@ def test_page_of_500_assets_opens_with_groups_closed_and_a_click_opens_one(open_
         "path.edge.merged", "els => els.map(e => [e.dataset.from, e.dataset.to, e.dataset.count])"
     )
     assert ["group_0", "group_1", "8"] in merged  # 1 edge from the one before, 7 from 7 before
+    # A search marks the closed group that holds a match.
+    page.fill("#search", "asset_0160")
+    holding = page.eval_on_selector_all(".group-box.match", "els => els.map(e => e.dataset.group)")
+    assert holding == ["group_3"]
+    page.fill("#search", "")
     page.click(".group-box[data-group=group_3]")
     members = [n["name"] for n in doc["nodes"] if n["group"] == "group_3"]
     assert sorted(viewer.assets()) == members
@@ -716,6 +721,7 @@ def test_page_of_10_000_assets_draws_at_once_and_a_search_focuses(open_page):
     assert page.get_attribute("body", "data-renderer") == "canvas"
     assert _painted_pixels(page) > 50_000, "the graph is drawn, not a blank page"
     assert "10000 boxes are drawn on a canvas" in page.text_content("#notice")
+    assert page.is_visible("#minimap")
     assert page.is_hidden("#failure")
 
     focused = "a50_3"

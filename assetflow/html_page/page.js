@@ -104,6 +104,7 @@
     matchSet: new Set(),
     matchIndex: -1,
     selection: null, // the assets a selection expression in the search box picks
+    holding: new Set(), // the closed groups with a match inside
   };
   // What the SVG renderer drew, to restyle without drawing again.
   const drawn = { nodes: new Map(), edges: [], columns: new Map() };
@@ -586,7 +587,15 @@
     el.append(svg("rect", { class: "box", width: box.width, height: box.height, rx: radius }));
     el.append(svg("rect", { class: "badge", x: 10, y: 12, width: 30, height: 18, rx: 3 }));
     el.append(svg("text", { class: "badge-text", x: 25, y: 25 }, KIND_BADGES[node.kind] || "?"));
-    el.append(svg("text", { class: "name", x: 48, y: 19 }, node.name));
+    // The box's width was guessed from the name's length when the page was written; a
+    // name wider than that is narrowed to fit rather than spill out of its box.
+    const room = box.width - 58;
+    const name = svg("text", { class: "name", x: 48, y: 19 }, node.name);
+    if (textWidth(node.name, `600 13px ${FONT}`) > room) {
+      name.setAttribute("textLength", room);
+      name.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
+    el.append(name);
     el.append(svg("text", { class: "meta", x: 48, y: 34 }, metaText(node)));
     if (state.showColumns) {
       columnsByAsset.get(node.name).forEach((c, i) => {
@@ -774,6 +783,12 @@
       ctx.beginPath();
       for (const { box } of faded) ctx.rect(box.x, box.y, box.width, box.height);
       ctx.fill();
+    }
+    const holders = scene.closed.filter(({ group }) => state.holding && state.holding.has(group.path));
+    if (searching && holders.length) {
+      ctx.strokeStyle = "#0969da";
+      ctx.lineWidth = Math.max(3, 4 * px);
+      for (const { box } of holders) ctx.strokeRect(box.x, box.y, box.width, box.height);
     }
     const marked = visible.filter(
       ({ node }) => node.name === state.selected || (searching && state.matchSet.has(node.name)),
@@ -1545,6 +1560,18 @@
       el.classList.toggle("lit", lit);
       el.classList.toggle("faded", faded);
       path.setAttribute("marker-end", lit ? "url(#arrow-lit)" : "url(#arrow)");
+    }
+    // A closed group with a match inside is marked too: Enter opens it on the way.
+    const holding = new Set();
+    if (searching) {
+      for (const name of state.matches) {
+        const closed = state.focus ? null : closedAncestor(name);
+        if (closed) holding.add(closed.path);
+      }
+    }
+    state.holding = holding;
+    for (const el of ui.viewport.querySelectorAll(".group-box")) {
+      el.classList.toggle("match", holding.has(el.getAttribute("data-group")));
     }
     highlightColumns(drawn.columns);
     highlightColumns(schemaRows());

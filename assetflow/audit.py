@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from assetflow.checks import (
     CheckResult,
     as_checks,
+    headline,
     referenced_assets,
     run_checks,
     run_sql_checks,
@@ -55,7 +57,9 @@ def audit(
     checked = [
         n for n in names if graph[n].options.checks or graph[n].custom_checks or graph[n].sql_checks
     ]
-    findings.extend(_check_findings(loaded, checked, current))
+    check_findings, ran = _check_findings(loaded, checked, current)
+    findings.extend(check_findings)
+    evaluated = [replace(e, ran=len(ran.get(e.asset, ()))) for e in evaluated]
     return findings, evaluated
 
 
@@ -76,8 +80,8 @@ def _status_findings(status: AssetStatus, file: str, line: int | None) -> list[F
 
 def _check_findings(
     loaded: LoadedProject, names: Sequence[str], current: Mapping[str, Materialization]
-) -> list[Finding]:
-    """Every check of ``names`` re-run against its current data."""
+) -> tuple[list[Finding], dict[str, list[CheckResult]]]:
+    """Every check of ``names`` re-run against its current data, and each asset's results."""
     import duckdb
 
     from assetflow.compute import Available, Engine, data_query, run_custom_checks
@@ -114,6 +118,7 @@ def _check_findings(
         return found
 
     findings: list[Finding] = []
+    ran: dict[str, list[CheckResult]] = {}
     con = duckdb.connect()
     try:
         for name in names:
@@ -121,7 +126,7 @@ def _check_findings(
             m = current.get(name)
             if m is None:
                 continue  # missing data is already a finding
-            results = []
+            results = ran.setdefault(name, [])
             if asset.custom_checks:
                 value = storage.load(m.format or "", m.location, m.value)
                 params = sorted({p for c in asset.custom_checks for p in c.reads})
@@ -140,7 +145,7 @@ def _check_findings(
     finally:
         con.close()
         engine.close()
-    return findings
+    return findings, ran
 
 
 def _failures(name: str, asset: Asset, results: Sequence[CheckResult]) -> list[Finding]:
@@ -149,10 +154,11 @@ def _failures(name: str, asset: Asset, results: Sequence[CheckResult]) -> list[F
             name,
             "check",
             r.severity,
-            f"check {r.check}: {r.message}",
+            headline(r),
             asset.file,
             asset.line,
             r.check,
+            r.sample,
         )
         for r in results
         if not r.passed

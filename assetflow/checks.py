@@ -338,12 +338,73 @@ def _violations(
     return CheckResult(label, severity, count == 0, int(count), message, sample)
 
 
+_CELL_WIDTH = 30
+_TABLE_COLUMNS = 8
+
+
+def sample_table(sample: str | None, violations: int = 0, indent: str = "  ") -> list[str]:
+    """A failing check's sample of violating rows as a small text table ([] without one).
+
+    Args:
+        sample: the JSON list of row objects a :class:`CheckResult` keeps.
+        violations: how many rows violate in all, to say when the sample is a part.
+        indent: put before each line.
+
+    Example:
+        >>> print("\\n".join(sample_table('[{"id": 1, "status": null}]', 1)))
+          id  status
+          --  ------
+          1   NULL
+    """
+    try:
+        rows = json.loads(sample) if sample else []
+    except ValueError:
+        return []
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return []
+    columns = list(dict.fromkeys(c for r in rows for c in r))
+    hidden = columns[_TABLE_COLUMNS:]
+    columns = columns[:_TABLE_COLUMNS]
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return indent + "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    lines = [line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+    notes = []
+    if violations > len(rows):
+        notes.append(f"first {len(rows)} of {violations} rows")
+    if hidden:
+        notes.append(f"{len(hidden)} more columns")
+    if notes:
+        lines.append(f"{indent}({', '.join(notes)})")
+    return lines
+
+
+def _cell(value: object) -> str:
+    text = "NULL" if value is None else " ".join(str(value).split())
+    return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
+
+
 def verdict(results: Sequence[CheckResult]) -> str | None:
     """The error message that stops publication, or ``None`` when no error check failed."""
     failed = [r for r in results if not r.passed and r.severity == "error"]
     if not failed:
         return None
-    return "; ".join(f"check {r.check}: {r.message}" for r in failed)
+    return "; ".join(headline(r) for r in failed)
+
+
+def headline(result: CheckResult) -> str:
+    """``check <label>: <message>``, naming the check once when the message already does.
+
+    Example:
+        >>> headline(CheckResult("unique(id)", "error", False, 0, "check unique(id) could not run"))
+        'check unique(id) could not run'
+    """
+    if result.message.startswith(f"check {result.check}"):
+        return result.message
+    return f"check {result.check}: {result.message}"
 
 
 def as_checks(texts: Sequence[str], where: str) -> tuple[Check, ...]:

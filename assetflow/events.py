@@ -137,6 +137,7 @@ class CheckEvaluated(Event):
     passed: bool
     violations: int
     message: str
+    sample: str | None = None  # JSON of up to 5 violating rows, when it failed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

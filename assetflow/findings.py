@@ -8,6 +8,7 @@ commands, a GitHub step summary and terminal text. Every function is pure.
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Sequence
@@ -37,6 +38,15 @@ class Finding:
     file: str | None = None  # project-relative: "assets/marts/kpis.py"
     line: int | None = None
     check: str | None = None  # for kind "check", the check's text: "not_null(customer_id)"
+    sample: str | None = None  # for kind "check", JSON of up to 5 violating rows
+
+
+def _rows(f: Finding, indent: str = "  ") -> list[str]:
+    """The violating rows of a check finding as a small text table ([] for others)."""
+    from assetflow.checks import sample_table
+
+    count = re.match(r"check \S.*?: (\d+) rows? violates?", f.message)
+    return sample_table(f.sample, int(count.group(1)) if count else 0, indent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,7 @@ class Evaluated:
     asset: str
     file: str | None
     checks: tuple[str, ...] = ()
+    ran: int = 0  # how many of its checks (built-in, Python, SQL) were evaluated
 
 
 def failing(
@@ -90,13 +101,19 @@ def to_json(
     Example:
         >>> doc = to_json([], [Evaluated("a", None)], failed=[])
         >>> doc["ok"], doc["counts"]
-        (True, {'error': 0, 'warn': 0, 'assets': 1})
+        (True, {'error': 0, 'warn': 0, 'assets': 1, 'checks': 0})
     """
     return {
         "schema_version": SCHEMA_VERSION,
         "ok": not failed,
-        "counts": {**_counts(findings), "assets": len(evaluated)},
-        "findings": [asdict(f) for f in findings],
+        "counts": {
+            **_counts(findings),
+            "assets": len(evaluated),
+            "checks": sum(e.ran for e in evaluated),
+        },
+        "findings": [
+            {**asdict(f), "sample": json.loads(f.sample) if f.sample else None} for f in findings
+        ],
     }
 
 
@@ -138,11 +155,11 @@ def _testcase(case: _Case) -> ET.Element:
         kinds = ",".join(dict.fromkeys(f.kind for f in errors))
         failure = ET.SubElement(element, "failure", type=kinds)
         failure.set("message", _xml("; ".join(f.message for f in errors)))
-        failure.text = _xml("\n".join(f.message for f in errors))
+        failure.text = _xml("\n".join(line for f in errors for line in [f.message, *_rows(f)]))
     warnings = [f for f in case.findings if f.severity != "error"]
     if warnings:
         ET.SubElement(element, "system-out").text = _xml(
-            "\n".join(f"warning: {f.message}" for f in warnings)
+            "\n".join(line for f in warnings for line in [f"warning: {f.message}", *_rows(f)])
         )
     return element
 
@@ -228,7 +245,27 @@ def step_summary(
         lines += [
             f"| {_cell(f.asset)} | {f.kind} | {f.severity} | {_cell(f.message)} |" for f in findings
         ]
+        for f in findings:
+            lines += _markdown_rows(f)
     return "\n".join(lines) + "\n"
+
+
+def _markdown_rows(f: Finding) -> list[str]:
+    """A check finding's violating rows as a Markdown table under a heading ([] for others)."""
+    try:
+        rows = json.loads(f.sample) if f.sample else []
+    except ValueError:
+        return []
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return []
+    columns = list(dict.fromkeys(c for r in rows for c in r))
+    lines = ["", f"**{_cell(f.asset)}: {_cell(f.check or '')}** (violating rows)", ""]
+    lines.append("| " + " | ".join(_cell(c) for c in columns) + " |")
+    lines.append("|" + " --- |" * len(columns))
+    for r in rows:
+        values = ["NULL" if r.get(c) is None else str(r.get(c)) for c in columns]
+        lines.append("| " + " | ".join(_cell(v) for v in values) + " |")
+    return lines
 
 
 def _all_clear(assets: int) -> str:
@@ -253,12 +290,17 @@ def text_summary(
         >>> print(text_summary(fs, [Evaluated("orders", None)], failed=fs))
         ERROR  overdue  orders: overdue: last materialized 7h ago
         <BLANKLINE>
-        1 error, 0 warnings in 1 asset
+        1 error, 0 warnings in 1 asset (0 checks evaluated)
         check failed
     """
     width = max((len(f.kind) for f in findings), default=0)
     lines = [
-        f"{f.severity.upper():<5}  {f.kind:<{width}}  {f.asset}: {f.message}" for f in findings
+        line
+        for f in findings
+        for line in [
+            f"{f.severity.upper():<5}  {f.kind:<{width}}  {f.asset}: {f.message}",
+            *_rows(f, " " * (9 + width)),
+        ]
     ]
     if lines:
         lines.append("")
@@ -273,7 +315,8 @@ def _counts(findings: Sequence[Finding]) -> dict[str, int]:
 def _tally(findings: Sequence[Finding], evaluated: Sequence[Evaluated]) -> str:
     counts = _counts(findings)
     errors, warnings = _plural(counts["error"], "error"), _plural(counts["warn"], "warning")
-    return f"{errors}, {warnings} in {_plural(len(evaluated), 'asset')}"
+    checks = _plural(sum(e.ran for e in evaluated), "check")
+    return f"{errors}, {warnings} in {_plural(len(evaluated), 'asset')} ({checks} evaluated)"
 
 
 def _plural(n: int, word: str) -> str:

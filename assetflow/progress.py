@@ -35,6 +35,7 @@ from assetflow.events import (
     AssetRetried,
     AssetSkipped,
     AssetStarted,
+    CheckEvaluated,
     Event,
     RunFinished,
     RunStarted,
@@ -171,6 +172,35 @@ def _describe(event: Event) -> tuple[str, str, str] | None:
     return None
 
 
+def check_lines(checks: list[CheckEvaluated]) -> list[tuple[str, str]]:
+    """An asset's checks as ``(line, style)``: one compact line, then each failure's rows.
+
+    Example:
+        >>> ok = CheckEvaluated(run_id=1, time=0.0, asset="orders", check="unique(id)",
+        ...     severity="error", passed=True, violations=0, message="unique(id) passed")
+        >>> check_lines([ok])
+        [('check orders: ✓ unique(id)', 'dim')]
+    """
+    from assetflow.checks import sample_table
+
+    if not checks:
+        return []
+    parts = [
+        f"✓ {c.check}"
+        if c.passed
+        else f"{'✗' if c.severity == 'error' else '!'} {_one_line(c.message)}"
+        for c in checks
+    ]
+    failed = any(not c.passed and c.severity == "error" for c in checks)
+    warned = any(not c.passed for c in checks)
+    style = "bold red" if failed else ("yellow" if warned else "dim")
+    lines = [(f"check {checks[0].asset}: {', '.join(parts)}", style)]
+    for c in checks:
+        if not c.passed:
+            lines += [(row, "") for row in sample_table(c.sample, c.violations, indent="      ")]
+    return lines
+
+
 def _shown_in_plain(event: Event, verbosity: int) -> bool:
     if verbosity < 0:
         return isinstance(event, AssetFailed | RunFinished)
@@ -211,17 +241,44 @@ class _Throttled:
 _URGENT = (AssetFailed, RunFinished, RunStarted)
 
 
+class _Checks:
+    """Holds each asset's check events until the asset's own line is out."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, list[CheckEvaluated]] = {}
+
+    def hold(self, event: Event) -> bool:
+        if isinstance(event, CheckEvaluated):
+            self._held.setdefault(event.asset, []).append(event)
+            return True
+        return False
+
+    def lines(self, event: Event, verbosity: int) -> list[tuple[str, str]]:
+        """The check lines to print after ``event`` (those of the asset it finishes)."""
+        if not isinstance(event, AssetMaterialized | AssetFailed):
+            return []
+        checks = self._held.pop(event.asset, [])
+        if verbosity < 0 and all(c.passed for c in checks):
+            return []
+        return check_lines(checks)
+
+
 class _PlainReporter:
     def __init__(self, stream: TextIO, verbosity: int) -> None:
         self._out = _Throttled(stream)
         self._verbosity = verbosity
+        self._checks = _Checks()
 
     def __call__(self, event: Event) -> None:
-        line = _describe(event)
-        if line is None or not _shown_in_plain(event, self._verbosity):
+        if self._checks.hold(event):
             return
-        head, rest, _ = line
-        self._out.write(f"{head} {rest}\n", now=isinstance(event, _URGENT))
+        line = _describe(event)
+        shown = line is not None and _shown_in_plain(event, self._verbosity)
+        if line is not None and shown:
+            head, rest, _ = line
+            self._out.write(f"{head} {rest}\n", now=isinstance(event, _URGENT))
+        for text, _ in self._checks.lines(event, self._verbosity):
+            self._out.write(f"{text}\n")
 
     def close(self) -> None:
         self._out.close()
@@ -267,8 +324,11 @@ class _RichReporter:
         self._total = 0
         self._done: dict[str, Event] = {}  # each asset's first final event
         self._running: dict[str, AssetStarted] = {}
+        self._checks = _Checks()
 
     def __call__(self, event: Event) -> None:
+        if self._checks.hold(event):
+            return
         if isinstance(event, RunStarted):
             self._start(event)
         with self._lock:
@@ -285,6 +345,7 @@ class _RichReporter:
                 live.refresh()
             if above:
                 self._print(event)
+        self._print_checks(self._checks.lines(event, self._verbosity))
         if isinstance(event, RunFinished):
             self.close()
 
@@ -324,6 +385,14 @@ class _RichReporter:
             return
         head, rest, style = line
         self._console.print(Text.assemble((head, style), " ", rest), soft_wrap=True)
+
+    def _print_checks(self, lines: list[tuple[str, str]]) -> None:
+        from rich.text import Text
+
+        if lines and self._live is not None:
+            self._live.refresh()
+        for text, style in lines:
+            self._console.print(Text(text, style=style), soft_wrap=True)
 
     def _render(self) -> RenderableType:
         from rich.console import Group

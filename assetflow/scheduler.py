@@ -500,6 +500,7 @@ class Scheduler:
                     passed=check.passed,
                     violations=check.violations,
                     message=check.message,
+                    sample=check.sample,
                 )
             )
         for a in result.attempts if not result.ok else result.attempts[:-1]:

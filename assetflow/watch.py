@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from assetflow import events as ev
 from assetflow.changes import ChangeFilter, Scope, relative
+from assetflow.checks import sample_table
 from assetflow.errors import (
     AssetflowError,
     DefinitionError,
@@ -406,6 +407,10 @@ class _Session:
             ]
             bad = any(not c.passed for c in checks)
             self.report.line(f"       checks: {', '.join(parts)}", "warn" if bad else "dim")
+            for c in checks:
+                if not c.passed:
+                    for row in sample_table(c.sample, c.violations, indent="         "):
+                        self.report.line(row, "dim")
 
 
 def _summary(seen: _Collector, elapsed: float) -> tuple[bool, str]:

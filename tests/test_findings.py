@@ -76,7 +76,7 @@ def test_to_json_round_trips_with_counts() -> None:
     assert json.loads(json.dumps(doc)) == doc
     assert doc["schema_version"] == 1
     assert doc["ok"] is False
-    assert doc["counts"] == {"error": 3, "warn": 2, "assets": 3}
+    assert doc["counts"] == {"error": 3, "warn": 2, "assets": 3, "checks": 0}
     assert doc["findings"][0] == {
         "asset": "orders",
         "kind": "overdue",
@@ -85,6 +85,7 @@ def test_to_json_round_trips_with_counts() -> None:
         "file": "assets/orders.py",
         "line": 12,
         "check": None,
+        "sample": None,
     }
     assert [f["asset"] for f in doc["findings"]] == [f.asset for f in FINDINGS]
 
@@ -93,7 +94,7 @@ def test_to_json_ok_when_nothing_fails() -> None:
     doc = to_json([STALE], EVALUATED, failed=[])
 
     assert doc["ok"] is True
-    assert doc["counts"] == {"error": 0, "warn": 1, "assets": 3}
+    assert doc["counts"] == {"error": 0, "warn": 1, "assets": 3, "checks": 0}
 
 
 def _cases(document: str) -> dict[str, ET.Element]:
@@ -296,7 +297,7 @@ def test_text_summary_lines_and_counts() -> None:
         f"ERROR  check    orders: {CHECK.message}",
         f"WARN   check    orders: {WARN_CHECK.message}",
         "",
-        "3 errors, 2 warnings in 3 assets",
+        "3 errors, 2 warnings in 3 assets (0 checks evaluated)",
         "check failed",
     ]
 
@@ -304,9 +305,19 @@ def test_text_summary_lines_and_counts() -> None:
 @pytest.mark.parametrize(
     ("findings", "assets", "failed", "block"),
     [
-        ([MISSING, STALE], 1, True, ["1 error, 1 warning in 1 asset", "check failed"]),
-        ([STALE], 3, False, ["0 errors, 1 warning in 3 assets", "check passed"]),
-        ([], 0, False, ["0 errors, 0 warnings in 0 assets", "check passed"]),
+        (
+            [MISSING, STALE],
+            1,
+            True,
+            ["1 error, 1 warning in 1 asset (0 checks evaluated)", "check failed"],
+        ),
+        (
+            [STALE],
+            3,
+            False,
+            ["0 errors, 1 warning in 3 assets (0 checks evaluated)", "check passed"],
+        ),
+        ([], 0, False, ["0 errors, 0 warnings in 0 assets (0 checks evaluated)", "check passed"]),
     ],
     ids=["singular", "plural-passed", "empty"],
 )
@@ -321,7 +332,7 @@ def test_text_summary_count_block(
 def test_text_summary_without_findings_is_only_the_count_block() -> None:
     text = text_summary([], EVALUATED, failed=[])
 
-    assert text == "0 errors, 0 warnings in 3 assets\ncheck passed"
+    assert text == "0 errors, 0 warnings in 3 assets (0 checks evaluated)\ncheck passed"
 
 
 def test_findings_docstring_examples() -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Source,
         asset,
         check,
+        export,
         source,
     )
     from assetflow.errors import (
@@ -67,6 +68,7 @@ __all__ = [
     "asset",
     "build_graph",
     "check",
+    "export",
     "load",
     "materialize",
     "source",
@@ -86,6 +88,7 @@ _MODULE_OF = {
     "Source": "definition",
     "asset": "definition",
     "check": "definition",
+    "export": "definition",
     "CheckFunction": "definition",
     "CheckOutcome": "definition",
     "source": "definition",

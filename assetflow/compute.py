@@ -442,6 +442,26 @@ def check_argument(engine: Engine, asset: Asset, fn: Callable[..., Any], value: 
     return _convert(value, _form(annotation), engine, asset, params[0])
 
 
+def export_argument(
+    engine: Engine, asset: Asset, writer: Callable[..., Any], value: Any, path: str
+) -> Any:
+    """``value`` in the form an export's writer takes: its first parameter's annotation.
+
+    A method of a pandas or polars ``DataFrame`` (``pd.DataFrame.to_csv``) takes that form.
+    """
+    qualname = getattr(writer, "__qualname__", "")
+    module = getattr(writer, "__module__", None) or ""
+    top = module.split(".")[0]
+    if top in ("pandas", "polars") and qualname.split(".")[0] in ("DataFrame", "NDFrame"):
+        form = top
+    else:
+        code = getattr(writer, "__code__", None)
+        params = code.co_varnames[: code.co_argcount] if code is not None else ()
+        annotation = _hints(writer).get(params[0], inspect.Parameter.empty) if params else None
+        form = _form(annotation) if params else "any"
+    return _convert(value, form, engine, asset, f"export {path}")
+
+
 def _require(library: str, asset: Asset, param: str) -> None:
     # Checked before converting: pyarrow's own pandas shim fails in stranger ways.
     try:

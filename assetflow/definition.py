@@ -216,12 +216,79 @@ class AssetOptions:
     version: str | None = None
     io: str | None = None
     deps: tuple[str, ...] = ()
+    exports: tuple[Export, ...] = ()
 
     def fingerprint_items(self) -> tuple[tuple[str, str], ...]:
         """The options that change an asset's output, for its code version."""
-        # Only io changes what is stored; retries, checks and freshness change
-        # when and whether it runs, not what it computes.
-        return (("io", repr(self.io)),)
+        # Only io and exports change what is written; retries, checks and freshness
+        # change when and whether it runs, not what it computes. An export's writer
+        # and options are described with the function's bound values (trace.py).
+        if not self.exports:
+            return (("io", repr(self.io)),)
+        return (("io", repr(self.io)), ("exports", repr([e.path for e in self.exports])))
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A file an asset's value is written to, tracked like stored data: see :func:`export`."""
+
+    path: str
+    writer: Callable[..., Any] | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+def export(path: str, writer: Callable[..., Any] | None = None, /, **options: Any) -> Export:
+    """A file, relative to the project root, that an asset's value is written to.
+
+    Pass it as ``@asset(exports=...)``. After each materialization that passes
+    its checks, ``writer(value, path, **options)`` writes the file (the value in
+    the form the writer's first parameter's annotation asks for, as for an
+    asset's parameter); without a writer, a ``.csv``, ``.parquet`` or ``.json``
+    file is written by its suffix. The file is tracked: deleted or changed, it
+    makes its asset stale, and the next run rewrites it. The writer and options
+    are part of the asset's code version.
+
+    Example:
+        >>> export("out/orders.csv").path
+        'out/orders.csv'
+    """
+    return Export(path, writer, tuple(sorted(options.items())))
+
+
+_DEFAULT_WRITERS = (".csv", ".parquet", ".json")
+
+
+def _exports(value: object, where: str) -> tuple[Export, ...]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    found: list[Export] = []
+    for item in items:
+        e = Export(item) if isinstance(item, str) else item
+        if not isinstance(e, Export):
+            raise DefinitionError(
+                f"{where}: option exports takes paths or export(...) values, not {item!r}."
+            )
+        path = e.path.replace("\\", "/")
+        if (
+            not path
+            or path.startswith("/")
+            or ".." in path.split("/")
+            or path.split("/")[0].startswith(".")
+        ):
+            raise DefinitionError(
+                f"{where}: export path {e.path!r} must be a relative path inside the project "
+                "(not hidden, no '..'); fix the path."
+            )
+        if e.writer is None and not path.endswith(_DEFAULT_WRITERS):
+            raise DefinitionError(
+                f"{where}: export {e.path!r} has no writer and no suffix assetflow writes "
+                f"({', '.join(_DEFAULT_WRITERS)}); pass export(path, writer)."
+            )
+        if e.writer is not None and not callable(e.writer):
+            raise DefinitionError(f"{where}: export {e.path!r}: the writer must be callable.")
+        if any(f.path == e.path for f in found):
+            raise DefinitionError(f"{where}: export {e.path!r} is listed twice.")
+        found.append(e)
+    return tuple(found)
 
 
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", dict: "a mapping"}
@@ -237,7 +304,7 @@ _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "io": (str,),
 }
 _LIST_OPTIONS = ("tags", "checks", "deps")
-OPTION_NAMES = tuple(sorted([*_OPTION_TYPES, *_LIST_OPTIONS, "retry_on"]))
+OPTION_NAMES = tuple(sorted([*_OPTION_TYPES, *_LIST_OPTIONS, "retry_on", "exports"]))
 
 
 def build_options(raw: Mapping[str, object], where: str) -> AssetOptions:
@@ -254,6 +321,8 @@ def build_options(raw: Mapping[str, object], where: str) -> AssetOptions:
             values[key] = _string_list(key, value, where)
         elif key == "retry_on":
             values[key] = _exception_types(value, where)
+        elif key == "exports":
+            values[key] = _exports(value, where)
         elif key in _OPTION_TYPES:
             expected = _OPTION_TYPES[key]
             if not isinstance(value, expected) or isinstance(value, bool):
@@ -362,7 +431,8 @@ def asset(
     of assets. Options: ``name``, ``group``, ``tags``, ``description`` (default:
     the docstring), ``freshness``, ``checks``, ``retries``, ``retry_delay``,
     ``backoff``, ``retry_on``, ``timeout``, ``version`` (pins the code version),
-    ``io`` and ``deps`` (ordering-only upstreams).
+    ``io``, ``deps`` (ordering-only upstreams) and ``exports`` (files the value
+    is written to, tracked: see :func:`export`).
 
     Example:
         >>> @asset

@@ -32,7 +32,7 @@ from typing import Any
 
 from assetflow.definition import Asset, AssetOptions
 from assetflow.graph import AssetGraph
-from assetflow.trace import UNTRACKED, Read, Reads, Tracer
+from assetflow.trace import UNTRACKED, Read, Reads, Tracer, export_values
 
 
 def code_versions(graph: AssetGraph, package: str) -> dict[str, str]:
@@ -214,7 +214,7 @@ def _bound_tokens(assets: Iterable[Asset], tracer: Tracer) -> dict[str, str]:
     tokens = {}
     for a in assets:
         if a.kind == "python" and a.options.version is None and isinstance(a.fn, FunctionType):
-            token = tracer.bound_token(a.fn)
+            token = tracer.bound_token(a.fn, export_values(a))
             if token:
                 tokens[a.name] = token
     return tokens
@@ -267,7 +267,7 @@ def _identity(asset: Asset, tracer: Tracer) -> str:
         assert isinstance(asset.fn, FunctionType), f"python asset {asset.name} has no function"
         # What the function captured or binds as defaults is in no read: part of how it is declared.
         declared = f"python\0{asset.file}\0{tracer.where(asset.fn)}"
-        bound = tracer.bound_token(asset.fn)
+        bound = tracer.bound_token(asset.fn, export_values(asset))
         if bound:
             declared += f"\0{bound}"
     return blake2b(f"{declared}\0{options}".encode(), digest_size=16).hexdigest()

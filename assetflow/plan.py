@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -48,6 +48,7 @@ class CauseKind(StrEnum):
     FRESHNESS_WARNING = "freshness_warning"
     LAST_RUN_FAILED = "last_run_failed"
     SOURCE_MISSING = "source_missing"
+    EXPORT_CHANGED = "export_changed"
 
 
 _STATUS_OF: dict[CauseKind, Status] = {
@@ -60,6 +61,7 @@ _STATUS_OF: dict[CauseKind, Status] = {
     CauseKind.SOURCE_CHANGED: Status.STALE,
     CauseKind.DEPS_CHANGED: Status.STALE,
     CauseKind.UPSTREAM_STALE: Status.STALE,
+    CauseKind.EXPORT_CHANGED: Status.STALE,
     CauseKind.OVERDUE: Status.OVERDUE,
     # A warning is reported, but the asset stays fresh: nothing runs because of it.
     CauseKind.FRESHNESS_WARNING: Status.FRESH,
@@ -133,6 +135,7 @@ def assess(
     code_version: str | None,
     upstreams: Mapping[str, Upstream],
     now: dt.datetime | None,
+    exports: Sequence[str] = (),
 ) -> AssetStatus:
     """The status of ``asset`` and all its causes.
 
@@ -142,6 +145,8 @@ def assess(
         code_version: its code version now.
         upstreams: every upstream of the asset, by name, as it stands now.
         now: the time freshness is judged at (``None`` skips freshness).
+        exports: why its exported files are not what its current materialization
+            wrote (``export out/x.csv is gone``); empty when they are.
     """
     causes: list[Cause] = []
     if record is None:
@@ -152,6 +157,7 @@ def assess(
         causes.append(Cause(CauseKind.LAST_RUN_FAILED, f"last run failed: {failure}"))
     if record is not None:
         causes.extend(_changes(asset, record, code_version, upstreams))
+        causes.extend(Cause(CauseKind.EXPORT_CHANGED, detail) for detail in exports)
         overdue = _overdue(asset, record, now)
         if overdue:
             causes.append(overdue)

@@ -123,10 +123,20 @@ class _World:
                 code_version=self.code.get(name),
                 upstreams={u: self.upstream_view(u) for u in tracked_upstream(a)},
                 now=self.now,
+                exports=self._export_problems(a, current.id) if current and present else (),
             )
         self.statuses[name] = result
         self.views.pop(name, None)
         return result
+
+    def _export_problems(self, asset: Asset, mat_id: int) -> list[str]:
+        if not asset.options.exports:
+            return []
+        from assetflow.exports import export_problems
+
+        return export_problems(
+            asset, mat_id, root=self.config.root, state_dir=self.storage.state_dir
+        )
 
     def _source_freshness(self, source: Asset, state: SourceState) -> AssetStatus:
         """A present source's status: judged by its policy against its last change."""

@@ -474,6 +474,8 @@ class Scheduler:
         asset = self.world.graph[name]
         if result.ok and (asset.custom_checks or asset.sql_checks):
             result = self._custom_checks(asset, result)
+        if result.ok and asset.options.exports:
+            result = self._exports(asset, job, result)
         if job.local is None and len(result.attempts) > 1:
             for a in result.attempts[:-1]:  # out-of-process retries are told afterwards
                 self.emit(
@@ -605,6 +607,43 @@ class Scheduler:
         last = result.attempts[-1]
         failed = Attempt(last.number, last.started, last.finished, error, output=last.output)
         return JobResult(result.asset, (*result.attempts[:-1], failed), None, checks=checks)
+
+    def _exports(self, asset: Asset, job: Job, result: JobResult) -> JobResult:
+        """Write the asset's exports from its new value, which has passed its checks.
+
+        Here, in the coordinator, like the checks: the files are the project's, and
+        only a value that is about to become current may be written to them.
+        """
+        from assetflow.compute import export_argument
+        from assetflow.errors import MaterializationError
+        from assetflow.executors import Attempt
+        from assetflow.exports import write_exports
+
+        stored = result.stored
+        assert stored is not None
+        value = result.value
+        if value is None:
+            value = self.world.storage.load(stored.format, stored.location, stored.inline)
+        last = result.attempts[-1]
+        try:
+            write_exports(
+                asset,
+                job.first_id + last.number - 1,
+                value,
+                root=self.engine.root,
+                state_dir=self.world.storage.state_dir,
+                convert=lambda v, writer, path: export_argument(
+                    self.engine, asset, writer, v, path
+                ),
+            )
+        except MaterializationError as e:
+            if stored.location is not None:
+                self.world.storage.path(stored.location).unlink(missing_ok=True)
+            failed = Attempt(last.number, last.started, last.finished, str(e), output=last.output)
+            return JobResult(
+                result.asset, (*result.attempts[:-1], failed), None, checks=result.checks
+            )
+        return result
 
     def _sql_checks(self, asset: Asset, stored: Stored) -> list[CheckResult]:
         """Run the asset's SQL check files, with its name bound to the new data."""

@@ -124,7 +124,7 @@ class Tracer:
         reads = set(root_reads)
         found = {(root.key, root.digest): root}
         todo = [root]
-        bound = self._bound_entry(fn)
+        bound = self._bound_entry(fn, export_values(asset))
         if bound is not None:  # defaults and captured variables: not in any statement
             found[bound.key, bound.digest] = bound
             todo.append(bound)
@@ -143,19 +143,24 @@ class Tracer:
         parts = b"".join([b"python\0", root.digest, *(found[k].digest for k in sorted(found))])
         return Traced(parts, frozenset(reads), tuple(sorted(notes)))
 
-    def bound_token(self, fn: FunctionType) -> str:
-        """A digest of the values bound to ``fn`` (see :func:`bound_values`); ``""`` if none."""
+    def bound_token(self, fn: FunctionType, extra: Mapping[str, object] | None = None) -> str:
+        """A digest of the values bound to ``fn`` (see :func:`bound_values`); ``""`` if none.
+
+        ``extra``: more values bound to the asset, such as its exports' writers.
+        """
         target = _unwrap(fn)
         values = bound_values(target) if isinstance(target, FunctionType) else {}
+        if extra:
+            values = {**values, **extra}
         if not values:
             return ""
         return blake2b(
             describe_value(values, self._local).text.encode(), digest_size=16
         ).hexdigest()
 
-    def _bound_entry(self, fn: FunctionType) -> _Entry | None:
+    def _bound_entry(self, fn: FunctionType, extra: Mapping[str, object]) -> _Entry | None:
         """The entry of the values bound to an asset's function, described like module values."""
-        values = bound_values(fn)
+        values = {**bound_values(fn), **extra} if extra else bound_values(fn)
         if not values:
             return None
         described = describe_value(values, self._local)
@@ -172,6 +177,8 @@ class Tracer:
         type_name = t.__qualname__ if owner == "builtins" else f"{owner}.{t.__qualname__}"
         if kind == "param":
             return f"default of {fn.__qualname__}'s parameter {name} (a {type_name})"
+        if kind == "export":
+            return f"writer or options of the export {name} (a {type_name})"
         return f"value {fn.__qualname__} captured as {name} (a {type_name})"
 
     def where(self, fn: FunctionType | type) -> str:
@@ -519,6 +526,11 @@ def bound_values(fn: FunctionType) -> dict[str, object]:
         with contextlib.suppress(ValueError):  # an empty cell holds nothing yet
             values[f"captured {name}"] = cell.cell_contents
     return values
+
+
+def export_values(asset: Asset) -> dict[str, object]:
+    """An asset's exports as bound values: their writers are followed like helpers."""
+    return {f"export {e.path}": (e.writer, dict(e.options)) for e in asset.options.exports}
 
 
 def _nests(outer: CodeType, inner: CodeType) -> bool:

@@ -171,8 +171,10 @@ def compute_sql(
             _bind_sql(engine, asset, name, available)
         return engine.storage.write_query(con, asset.name, mat_id, query)
     except duckdb.Error as e:
-        message = str(e).strip().splitlines()[0]
-        broken = _broken_upstream(engine, asset, upstreams, message)
+        # The whole text: a CSV sniffer's error says what it found and how to fix it
+        # in the lines after the first. Displays that want one line take the first.
+        message = str(e).strip()
+        broken = _broken_upstream(engine, asset, upstreams, message.splitlines()[0])
         raise broken or MaterializationError(f"{asset.file}: DuckDB error: {message}") from e
 
 

@@ -118,9 +118,37 @@ def format_duration(seconds: float, *, places: int = 2) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s"
 
 
+_JOINED_LINES = 3
+
+
 def _one_line(text: str) -> str:
     # A multi-line error must not break "one line per event"; the CLI prints it in full.
-    return " | ".join(line.strip() for line in text.splitlines() if line.strip())
+    # A long one (DuckDB's CSV errors run to 25 lines) is printed once, at the end.
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > _JOINED_LINES:
+        return f"{lines[0]} (+{len(lines) - 1} lines below)"
+    return " | ".join(lines)
+
+
+def first_line(text: str | None, width: int | None = None) -> str:
+    """The first meaningful line of ``text``, cut to ``width`` with an ellipsis.
+
+    An ellipsis also marks that lines followed, so a table cell never hides that
+    there is more: ``history --format json`` and ``status --why`` have it all.
+
+    Example:
+        >>> first_line("\\nCSV Error on Line: 3\\n  Expected 4 columns", 14)
+        'CSV Error on …'
+        >>> first_line("short")
+        'short'
+    """
+    lines = [line.strip() for line in (text or "").splitlines()]
+    meaningful = [line for line in lines if any(ch.isalnum() for ch in line)]
+    head = meaningful[0] if meaningful else ""
+    more = len(meaningful) > 1
+    if width is not None and len(head) > width:
+        return head[: width - 1] + "…"
+    return head + " …" if more else head
 
 
 def _plural(n: int, word: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from assetflow.plan import AssetStatus, Cause
+from assetflow.progress import first_line
 from assetflow.run import RunResult
 from assetflow.state import Materialization, RunRecord
 
@@ -78,11 +79,16 @@ def failures_text(result: RunResult) -> str:
     lines = []
     for a in result.assets:
         if a.outcome == "failed":
-            lines.append(f"FAILED {a.name}: {a.error}")
+            lines.append(f"FAILED {a.name}: {_indented(a.error or '')}")
             if a.traceback:
                 lines.extend("  " + line for line in a.traceback.rstrip().splitlines())
             lines.extend(output_lines(a.output))
     return "\n".join(lines)
+
+
+def _indented(text: str, indent: str = "  ") -> str:
+    """A multi-line text whose lines after the first are indented under it."""
+    return f"\n{indent}".join(line.rstrip() for line in text.strip().splitlines())
 
 
 def output_lines(output: str | None, indent: str = "  ") -> list[str]:
@@ -113,7 +119,8 @@ def status_rows(statuses: Sequence[AssetStatus]) -> list[tuple[str, str, str, st
     rows = []
     for s in statuses:
         when = s.last_materialized.strftime("%Y-%m-%d %H:%M:%S") if s.last_materialized else "-"
-        cause = s.causes[0].detail if s.causes else ""
+        # One line, whatever the cause holds: a 25-line DuckDB error must not break the table.
+        cause = first_line(s.causes[0].detail) if s.causes else ""
         more = f" (+{len(s.causes) - 1} more)" if len(s.causes) > 1 else ""
         rows.append((s.name, s.status.value, when, cause + more))
     return rows
@@ -122,7 +129,7 @@ def status_rows(statuses: Sequence[AssetStatus]) -> list[tuple[str, str, str, st
 def why_text(s: AssetStatus, notes: Sequence[str] = ()) -> str:
     """``status --why``: every cause in words, then what its code version sees only roughly."""
     lines = [f"{s.name} is {s.status.value}:" if s.causes else f"{s.name} is fresh."]
-    lines.extend(f"  - {c.detail}" for c in s.causes)
+    lines.extend(f"  - {_indented(c.detail, '    ')}" for c in s.causes)
     lines.extend(f"  note: {n}." for n in notes)
     return "\n".join(lines)
 
@@ -165,7 +172,7 @@ def history_rows(rows: Sequence[Materialization]) -> list[tuple[str, ...]]:
                 "-" if m.rows is None else str(m.rows),
                 (m.code_version or "")[:7],
                 (m.data_version or "")[:7],
-                (m.error or "")[:60],
+                first_line(m.error, 60),
             )
         )
     return out

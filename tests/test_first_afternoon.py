@@ -75,3 +75,32 @@ def test_check_on_a_passing_project_still_counts_its_checks(make_project) -> Non
 
     assert result.returncode == 0, result.stdout
     assert "checks evaluated)" in result.stdout and "(0 checks" not in result.stdout
+
+
+def _broken_csv(root: Path) -> None:
+    # Past DuckDB's sniffer sample, a row with two columns too many: a ~25-line CSV error.
+    rows = [f"{i},10,paid,1.5" for i in range(1, 30_001)]
+    text = "order_id,customer_id,status,amount\n" + "\n".join(rows) + "\n30001,10,paid,1.5,x,y\n"
+    (root / "data" / "orders.csv").write_text(text)
+
+
+def test_a_long_duckdb_error_is_printed_once_and_is_one_line_in_status(afternoon: Path) -> None:
+    run_assetflow("materialize", cwd=afternoon)
+    _broken_csv(afternoon)
+
+    result = run_assetflow("materialize", cwd=afternoon)
+
+    assert result.returncode == 1
+    assert result.stderr.count("Expected Number of Columns: 4 Found: 5") == 1, result.stderr
+    assert "File " not in result.stderr  # no DuckDB-internal frames for a SQL asset
+    status = run_assetflow("status", cwd=afternoon)
+    lines = status.stdout.splitlines()
+    assert len(lines) == 4, status.stdout  # the header and three assets, nothing wrapped
+    [orders] = [line for line in lines if line.startswith("orders ")]
+    assert "failed" in orders and "CSV Error on Line: 30002 …" in orders
+    history = run_assetflow("history", "orders", cwd=afternoon).stdout.splitlines()
+    assert history[1].split()[1] == "failed" and history[1].endswith("…")
+    doc = json.loads(run_assetflow("history", "orders", "--format", "json", cwd=afternoon).stdout)
+    assert "Expected Number of Columns: 4 Found: 5" in doc["materializations"][0]["error"]
+    why = run_assetflow("status", "--why", "orders", cwd=afternoon).stdout
+    assert "Expected Number of Columns: 4 Found: 5" in why

@@ -203,7 +203,9 @@ def run_job(
                 raise disk from e  # the disk, not the asset: the run stops (exit 3)
             # The user's own exception, when the error wraps one: its frames are the story.
             cause = e.__cause__ if isinstance(e, MaterializationError) and e.__cause__ else e
-            tb = user_traceback(cause, Path(job.root)) if cause is not e else None
+            # A SQL asset's story is its file and DuckDB's message, not DuckDB's frames.
+            own = cause is not e and asset.kind != "sql"
+            tb = user_traceback(cause, Path(job.root)) if own else None
             timed_out = isinstance(e, _AttemptTimeout)
             attempts.append(
                 Attempt(number, started, time.time(), str(e), tb, timed_out, output.text())

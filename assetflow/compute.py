@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetflow.definition import Asset
+from assetflow.definition import Asset, split_outputs
 from assetflow.errors import DefinitionError, MaterializationError, StorageError
 from assetflow.observation import is_glob, read_function, source_files
 from assetflow.parquet import table_query
@@ -152,6 +152,8 @@ def compute_python(
         # sys.exit() or KeyboardInterrupt from the asset's own code: its failure, not the run's.
         # (Ctrl-C never raises here: the scheduler's signal handler counts it instead.)
         raise MaterializationError(took_down(f"asset {asset.name!r}", e)) from e
+    if asset.options.outputs:
+        value = split_outputs(value, asset.options.outputs, asset.where, asset.name)
     table = as_arrow(value)
     kept = table if table is not None else value
     stored = engine.storage.write(asset.name, mat_id, kept, lambda: engine.con)

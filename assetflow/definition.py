@@ -217,15 +217,19 @@ class AssetOptions:
     io: str | None = None
     deps: tuple[str, ...] = ()
     exports: tuple[Export, ...] = ()
+    outputs: tuple[str, ...] = ()
 
     def fingerprint_items(self) -> tuple[tuple[str, str], ...]:
         """The options that change an asset's output, for its code version."""
         # Only io and exports change what is written; retries, checks and freshness
         # change when and whether it runs, not what it computes. An export's writer
         # and options are described with the function's bound values (trace.py).
-        if not self.exports:
-            return (("io", repr(self.io)),)
-        return (("io", repr(self.io)), ("exports", repr([e.path for e in self.exports])))
+        items: tuple[tuple[str, str], ...] = (("io", repr(self.io)),)
+        if self.exports:
+            items = (*items, ("exports", repr([e.path for e in self.exports])))
+        if self.outputs:
+            items = (*items, ("outputs", repr(self.outputs)))
+        return items
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +307,7 @@ _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "version": (str,),
     "io": (str,),
 }
-_LIST_OPTIONS = ("tags", "checks", "deps")
+_LIST_OPTIONS = ("tags", "checks", "deps", "outputs")
 OPTION_NAMES = tuple(sorted([*_OPTION_TYPES, *_LIST_OPTIONS, "retry_on", "exports"]))
 
 
@@ -354,6 +358,12 @@ def build_options(raw: Mapping[str, object], where: str) -> AssetOptions:
     if "deps" in values:
         for dep in values["deps"]:
             validate_name(dep, f"{where}: deps")
+    seen: set[str] = set()
+    for output in values.get("outputs", ()):
+        validate_name(output, f"{where}: outputs")
+        if output.lower() in seen:
+            raise DefinitionError(f"{where}: output {output!r} is listed twice.")
+        seen.add(output.lower())
     return AssetOptions(**values)
 
 
@@ -431,8 +441,12 @@ def asset(
     of assets. Options: ``name``, ``group``, ``tags``, ``description`` (default:
     the docstring), ``freshness``, ``checks``, ``retries``, ``retry_delay``,
     ``backoff``, ``retry_on``, ``timeout``, ``version`` (pins the code version),
-    ``io``, ``deps`` (ordering-only upstreams) and ``exports`` (files the value
-    is written to, tracked: see :func:`export`).
+    ``io``, ``deps`` (ordering-only upstreams), ``exports`` (files the value
+    is written to, tracked: see :func:`export`) and ``outputs``.
+
+    With ``outputs=["a", "b"]`` the function returns a mapping with those keys
+    (or a tuple in that order), and each key is an asset of its own, reading
+    this one: its own data version, staleness and early cutoff.
 
     Example:
         >>> @asset
@@ -462,11 +476,67 @@ def asset(
         _check_parameters(f, where)
         made = AssetFunction(f, asset_name, opts, line=line, bindings=_bindings(f))
         _declare(frame, made)
+        for output in opts.outputs:
+            if output.lower() == asset_name.lower():
+                raise DefinitionError(
+                    f"{where}: output {output!r} has the name of its asset; rename one."
+                )
+            _declare(frame, _output_asset(made, output))
         return made
 
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+_OUTPUT_KEY = "__assetflow_output"
+
+
+def _output_asset(parent: AssetFunction, output: str) -> AssetFunction:
+    """The asset of one output of a multi-output asset: its value under ``output``.
+
+    Its code is the same for every output (only the key, bound as a constant,
+    differs), so its version is pinned to the key: it is stale exactly when the
+    parent's data version changes, and early cutoff applies to each output.
+    """
+
+    def pick_output(value: Any, *, __assetflow_output: str = output) -> Any:
+        return value[__assetflow_output]
+
+    code = pick_output.__code__
+    # The parameter is named after the parent asset: parameter names are upstreams.
+    renamed = code.replace(
+        co_varnames=(parent.name, *code.co_varnames[1:]), co_name=output, co_qualname=output
+    )
+    fn = types.FunctionType(renamed, pick_output.__globals__, output, None, None)
+    fn.__kwdefaults__ = {_OUTPUT_KEY: output}
+    fn.__module__ = parent.fn.__module__
+    opts = AssetOptions(
+        group=parent.options.group,
+        tags=parent.options.tags,
+        description=f"Output {output!r} of {parent.name}.",
+        version=f"output {output} of {parent.name}",
+    )
+    return AssetFunction(fn, output, opts, line=parent.line, bindings=())
+
+
+def split_outputs(value: Any, outputs: tuple[str, ...], where: str, name: str) -> Any:
+    """A multi-output asset's return value as a dict with exactly its ``outputs``.
+
+    Raises:
+        MaterializationError: the value is not such a mapping (or a tuple of that length).
+    """
+    from assetflow.errors import MaterializationError
+
+    if isinstance(value, tuple | list) and len(value) == len(outputs):
+        return dict(zip(outputs, value, strict=True))
+    if isinstance(value, Mapping) and set(value) == set(outputs):
+        return dict(value)
+    found = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__
+    raise MaterializationError(
+        f"{where}: asset {name!r} must return a mapping with the keys {list(outputs)} "
+        f"(or a tuple of {len(outputs)} values), not {found}."
+    )
 
 
 def _declared_at(f: object, frame: types.FrameType | None) -> tuple[str, int | None]:

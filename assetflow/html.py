@@ -8,7 +8,7 @@ page cannot load or send anything even if a name in the document tried to.
 The layout is computed here, when the page is written (:mod:`assetflow.layout`), so
 the browser only draws, whatever the size of the graph. The document is embedded
 packed (:func:`pack_document`): the same JSON, column by column, with repeated
-values stored once, which makes the page of 10 000 assets a third of its plain size.
+values stored once, which makes the page of 10 000 assets less than half its plain size.
 
 The page itself lives in ``assetflow/html_page/``: ``page.html`` is the template,
 ``page.js`` draws the graph (SVG when few boxes are in view, a canvas otherwise),

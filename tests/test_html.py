@@ -11,6 +11,7 @@ that ends with any of those fails.
 
 from __future__ import annotations
 
+import doctest
 import json
 import math
 import os
@@ -26,6 +27,8 @@ from typing import Any
 import pytest
 from conftest import TEMPLATE, run_assetflow
 
+import assetflow.html
+import assetflow.layout
 from assetflow.html import pack_document, page_layout, to_html
 
 NOW = {"ASSETFLOW_NOW": "2026-11-22T12:00:00+00:00"}
@@ -311,6 +314,11 @@ def test_pack_document_stores_a_big_graph_in_less_than_half_its_json():
     packed = json.dumps(pack_document(doc), separators=(",", ":"))
     assert _unpack(json.loads(packed)) == doc
     assert len(packed) * 2 < len(json.dumps(doc, separators=(",", ":")))
+
+
+@pytest.mark.parametrize("module", [assetflow.html, assetflow.layout], ids=["html", "layout"])
+def test_docstring_examples_run(module):
+    assert doctest.testmod(module).failed == 0
 
 
 def test_page_layout_is_deterministic_and_keeps_groups_around_their_assets():

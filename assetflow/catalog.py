@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from assetflow.observation import is_glob, read_function
 from assetflow.parquet import table_query
 from assetflow.project import Config
+from assetflow.reader import read_query
 from assetflow.state import Materialization
 from assetflow.storage import TABLE
 
@@ -37,9 +38,16 @@ log = logging.getLogger("assetflow")
 
 
 def catalog_views(
-    config: Config, current: Mapping[str, Materialization], sources: Mapping[str, str]
+    config: Config,
+    current: Mapping[str, Materialization],
+    sources: Mapping[str, str],
+    readers: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """View name → the query it stands for: every current table, and every file source."""
+    """View name → the query it stands for: every current table, and every file source.
+
+    Args:
+        readers: file source name → its DuckDB reader options (``Source.reader``).
+    """
     views: dict[str, str] = {}
     for name, m in sorted(current.items()):
         if m.format == TABLE and m.location:
@@ -49,12 +57,15 @@ def catalog_views(
         full = Path(path) if Path(path).is_absolute() else config.root / path
         # A view over a missing file would fail to create; it appears once the file does.
         if fn and (glob.glob(str(full)) if is_glob(path) else full.is_file()):
-            views.setdefault(name, f"SELECT * FROM {fn}({_quote(full)})")
+            views.setdefault(name, read_query(fn, str(full), (readers or {}).get(name, "")))
     return views
 
 
 def update_catalog(
-    config: Config, current: Mapping[str, Materialization], sources: Mapping[str, str]
+    config: Config,
+    current: Mapping[str, Materialization],
+    sources: Mapping[str, str],
+    readers: Mapping[str, str] | None = None,
 ) -> bool:
     """Publish the catalog if its views changed; return whether it is now current.
 
@@ -67,7 +78,7 @@ def update_catalog(
     """
     import duckdb
 
-    views = catalog_views(config, current, sources)
+    views = catalog_views(config, current, sources, readers)
     manifest = config.state_dir / _MANIFEST
     catalog = config.state_dir / CATALOG_FILE
     if not catalog.is_file() and not views:
@@ -134,7 +145,3 @@ def _write_views(
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"

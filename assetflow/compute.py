@@ -24,6 +24,7 @@ from assetflow.definition import Asset, split_outputs
 from assetflow.errors import DefinitionError, MaterializationError, StorageError
 from assetflow.observation import is_glob, read_function, source_files
 from assetflow.parquet import table_query
+from assetflow.reader import read_query
 from assetflow.storage import TABLE, Storage, Stored, as_arrow
 
 if TYPE_CHECKING:
@@ -275,7 +276,7 @@ def source_query(root: Path, source: Asset) -> str:
             "take it as a pathlib.Path parameter in a Python asset instead."
         )
     full = path if Path(path).is_absolute() else str(root / path)
-    return f"SELECT * FROM {fn}({_sql_string(full)})"
+    return read_query(fn, full, source.source.reader)
 
 
 def _bind_python(

@@ -659,6 +659,10 @@ class Source:
     tags: frozenset[str] = field(default_factory=frozenset)
     file: str | None = None  # where it was declared, for messages and discovery
     line: int | None = None
+    reader: str = ""  # DuckDB reader options as named arguments: "delim = ';', header = true"
+
+
+_SOURCE_OPTIONS = frozenset({"description", "freshness", "tags"})
 
 
 @overload
@@ -681,16 +685,20 @@ def source(
     function makes an observed source: the function returns a version string
     (say, a ``max(updated_at)`` from an API) and is called when planning.
 
+    Any other keyword is an option of DuckDB's reader for the file, passed
+    through: ``source("data/x.csv", columns={"id": "INTEGER"}, delim=";",
+    header=True)`` (see :mod:`assetflow.reader`).
+
     Example:
         >>> raw_orders = source("data/orders.csv")
         >>> raw_orders.path
         'data/orders.csv'
     """
-    unknown = set(options) - {"description", "freshness", "tags"}
-    if unknown:
+    reader_options = {k: v for k, v in options.items() if k not in _SOURCE_OPTIONS}
+    if reader_options and not isinstance(path, str):
         raise DefinitionError(
-            f"source {path!r}: unknown option {sorted(unknown)[0]!r}; "
-            "sources take name, description, freshness and tags."
+            f"source: unknown option {sorted(reader_options)[0]!r}; an @source function "
+            "takes name, description, freshness and tags (reader options are for files)."
         )
     tags = frozenset(_string_list("tags", options.get("tags", ()), f"source {path!r}"))
     if options.get("freshness") is not None:
@@ -719,8 +727,11 @@ def source(
     if not isinstance(path, str) or not path:
         raise DefinitionError(f"source({path!r}): the path must be a non-empty string.")
     caller = frame or sys._getframe(1)  # a factory's source is declared where it is called
+    where = f"{caller.f_code.co_filename}:{caller.f_lineno}: source({path!r})"
     if name is not None:
-        validate_name(name, f"{caller.f_code.co_filename}:{caller.f_lineno}: source({path!r})")
+        validate_name(name, where)
+    from assetflow.reader import reader_arguments
+
     made = Source(
         file=caller.f_code.co_filename,
         line=caller.f_lineno,
@@ -729,6 +740,7 @@ def source(
         description=options.get("description"),
         freshness=options.get("freshness"),
         tags=tags,
+        reader=reader_arguments(path, reader_options, where),
     )
     _declare(frame, made)
     return made

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from assetflow import reader
 from assetflow.definition import Asset
 from assetflow.state import Observation
 
@@ -75,11 +76,14 @@ def observe(
     if not files:
         return SourceState(None, detail=f" ({src.path} not found)")
     stats = [(f, f.stat()) for f in files]
+    # Reader options change the table read from the same bytes: they are part of the version.
+    read_with = f"\nreader|{src.reader}" if src.reader else ""
     stat_key: str | None = _digest(
         "\n".join(
             f"{f.relative_to(root) if f.is_relative_to(root) else f}|{s.st_size}|{s.st_mtime_ns}"
             for f, s in stats
         )
+        + read_with
     )
     if previous is not None and previous.stat_key == stat_key:
         return SourceState(previous.version, stat_key)
@@ -92,6 +96,8 @@ def observe(
         version = _digest(
             "\n".join(f"{f.relative_to(root).as_posix()}|{_file_hash(f)}" for f in files)
         )
+    if read_with:
+        version = _digest(version + read_with)
     return SourceState(version, stat_key)
 
 
@@ -116,12 +122,4 @@ def _digest(text: str) -> str:
 
 def read_function(path: str) -> str:
     """The DuckDB table function that reads a source file, chosen by its extension."""
-    lower = path.lower()
-    for suffixes, fn in (
-        ((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"), "read_csv_auto"),
-        ((".parquet", ".pq"), "read_parquet"),
-        ((".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz"), "read_json_auto"),
-    ):
-        if lower.endswith(suffixes):
-            return fn
-    return ""
+    return reader.read_function(path)

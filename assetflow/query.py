@@ -126,6 +126,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedProject, query: str) 
     else:
         state_tables = set()
     sources = {a.name: a.source.path for a in loaded.graph if a.source and a.source.path}
+    readers = {a.name: a.source.reader for a in loaded.graph if a.source and a.source.reader}
     # A query that names no asset (SHOW TABLES, duckdb_views()) sees them all.
     every = not names
     wanted = {n for n in loaded.graph.names if every or (names and n.lower() in names)}
@@ -147,6 +148,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedProject, query: str) 
         config,
         {n: m for n, m in current.items() if n in wanted},
         {n: p for n, p in sources.items() if n in wanted},
+        readers,
     )
     for name, view in views.items():
         try:
@@ -297,6 +299,7 @@ def _preview_source(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[
     import duckdb
 
     from assetflow.observation import observe, read_function
+    from assetflow.reader import read_query
 
     asset = loaded.graph[name]
     assert asset.source is not None
@@ -311,7 +314,8 @@ def _preview_source(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[
     con = duckdb.connect()
     try:
         con.execute(f"SET file_search_path = '{_quote(loaded.config.root)}'").fetchall()
-        columns, rows, text = _render(con.sql(f"SELECT * FROM {fn}('{_quote(path)}')"), limit)
+        query = read_query(fn, path, asset.source.reader)
+        columns, rows, text = _render(con.sql(query), limit)
     except duckdb.Error as e:
         raise UsageError(f"source {name!r}: cannot read {path}: {str(e).splitlines()[0]}") from None
     finally:

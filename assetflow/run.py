@@ -508,7 +508,8 @@ def _publish_catalog(world: _World) -> bool:
     from assetflow.catalog import update_catalog
 
     files = {a.name: a.source.path for a in world.graph if a.source is not None and a.source.path}
-    return update_catalog(world.config, world.snapshot.current, files)
+    readers = {a.name: a.source.reader for a in world.graph if a.source and a.source.reader}
+    return update_catalog(world.config, world.snapshot.current, files, readers)
 
 
 def _dry_run(world: _World, targets: Sequence[str], force: bool) -> list[AssetResult]:

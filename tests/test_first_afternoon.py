@@ -104,3 +104,59 @@ def test_a_long_duckdb_error_is_printed_once_and_is_one_line_in_status(afternoon
     assert "Expected Number of Columns: 4 Found: 5" in doc["materializations"][0]["error"]
     why = run_assetflow("status", "--why", "orders", cwd=afternoon).stdout
     assert "Expected Number of Columns: 4 Found: 5" in why
+
+
+_TYPED_SOURCE = """\
+from assetflow import source
+
+raw_semi = source(
+    "data/semi.csv",
+    delim=";",
+    header=True,
+    decimal_separator=",",
+    columns={"order_id": "INTEGER", "status": "VARCHAR", "amount": "DECIMAL(10, 2)"},
+)
+"""
+
+
+def _typed(root: Path) -> None:
+    (root / "data" / "semi.csv").write_text("order_id;status;amount\n1;paid;12,50\n2;open;3,00\n")
+    (root / "assets" / "typed.py").write_text(_TYPED_SOURCE)
+    (root / "assets" / "semi_orders.sql").write_text("SELECT * FROM raw_semi\n")
+
+
+def test_a_csv_source_with_reader_options_is_typed(afternoon: Path) -> None:
+    _typed(afternoon)
+
+    result = run_assetflow("materialize", "semi_orders", cwd=afternoon)
+
+    assert result.returncode == 0, result.stderr
+    described = run_assetflow(
+        "sql",
+        "SELECT column_name, column_type FROM (DESCRIBE semi_orders)",
+        "--format",
+        "json",
+        cwd=afternoon,
+    )
+    doc = json.loads(described.stdout)
+    types = dict(doc["rows"])
+    assert types == {"order_id": "INTEGER", "status": "VARCHAR", "amount": "DECIMAL(10,2)"}
+    # The options are part of the source's version: changing them makes readers stale.
+    typed = afternoon / "assets" / "typed.py"
+    typed.write_text(_TYPED_SOURCE.replace('"DECIMAL(10, 2)"', '"DOUBLE"'))
+    status = run_assetflow("status", "semi_orders", cwd=afternoon)
+    assert "source raw_semi changed" in status.stdout
+
+
+def test_an_unknown_reader_option_names_the_file_and_line(afternoon: Path) -> None:
+    _typed(afternoon)
+    typed = afternoon / "assets" / "typed.py"
+    typed.write_text(_TYPED_SOURCE.replace("delim=", "delimter="))
+
+    result = run_assetflow("list", cwd=afternoon)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: assets/typed.py:3: source('data/semi.csv'): 'delimter' is not an option of "
+        "DuckDB's read_csv_auto or of source(); did you mean 'delimiter'?"
+    )

@@ -208,7 +208,7 @@ def test_asset_function_stays_callable():
 
 
 def test_source_options_are_validated():
-    with pytest.raises(DefinitionError, match="unknown option 'colour'"):
+    with pytest.raises(DefinitionError, match="'colour' is not an option of DuckDB's read_csv"):
         assetflow.source("data/x.csv", colour="red")
     with pytest.raises(DefinitionError, match="non-empty string"):
         assetflow.source("")

@@ -30,8 +30,10 @@
   const MAX_SVG_EDGES = 1500;
   // Edges drawn on a canvas per frame: a frame's work stays near 50 ms on a slow machine.
   const EDGE_CHUNK = 4000;
-  // Canvas labels from this zoom on: names are then at least 7 pixels high.
-  const LABEL_ZOOM = 0.55;
+  // Canvas names from this zoom on (then at least 6 pixels high); the line under a name
+  // from META_ZOOM on.
+  const LABEL_ZOOM = 0.45;
+  const META_ZOOM = 0.7;
   const HEADER_HEIGHT = 42;
   const ROW_HEIGHT = 18;
   const RANK_GAP = 60;
@@ -824,10 +826,12 @@
       for (const { node, box } of visible) {
         ctx.fillText(node.name, box.x + 12, box.y + 19, box.width - 20);
       }
-      ctx.fillStyle = "#656d76";
-      ctx.font = `11px ${FONT}`;
-      for (const { node, box } of visible) {
-        ctx.fillText(metaText(node), box.x + 12, box.y + 34, box.width - 20);
+      if (k >= META_ZOOM) {
+        ctx.fillStyle = "#656d76";
+        ctx.font = `11px ${FONT}`;
+        for (const { node, box } of visible) {
+          ctx.fillText(metaText(node), box.x + 12, box.y + 34, box.width - 20);
+        }
       }
     }
     // Group labels at screen size, so a group reads at any zoom.

@@ -13,7 +13,6 @@ import contextlib
 import gc
 import json
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -175,21 +174,22 @@ def _emit_json(doc: object) -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-def init(directory: Path) -> None:
-    """Create a runnable example project in DIRECTORY."""
-    template = _template_dir()
-    if directory.exists() and any(directory.iterdir()):
-        raise DefinitionError(
-            f"{directory} exists and is not empty; choose a new or empty directory."
-        )
-    shutil.copytree(
-        template,
-        directory,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("__pycache__", ".assetflow"),
-    )
-    click.echo(f"Created an assetflow project in {directory}.", err=True)
-    click.echo(f"Next: cd {directory} && assetflow materialize", err=True)
+@click.option(
+    "--empty",
+    is_flag=True,
+    help="A minimal project (config, empty assets/ and data/, a README), not the example.",
+)
+def init(directory: Path, empty: bool) -> None:
+    """Create a runnable example project in DIRECTORY, named after it."""
+    import shlex
+
+    from assetflow.scaffold import command_used, create_project, project_name
+
+    create_project(directory, _template_dir(), empty=empty)
+    what = "an empty assetflow project" if empty else "the example assetflow project"
+    click.echo(f"Created {what} {project_name(directory)!r} in {directory}.", err=True)
+    then = "list" if empty else "materialize"
+    click.echo(f"Next: cd {shlex.quote(str(directory))} && {command_used()} {then}", err=True)
 
 
 def _template_dir() -> Path:

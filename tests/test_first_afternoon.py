@@ -4,6 +4,7 @@ errors people can read, and output they can trust. Driven through the real CLI."
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -160,3 +161,52 @@ def test_an_unknown_reader_option_names_the_file_and_line(afternoon: Path) -> No
         "error: assets/typed.py:3: source('data/semi.csv'): 'delimter' is not an option of "
         "DuckDB's read_csv_auto or of source(); did you mean 'delimiter'?"
     )
+
+
+def test_init_names_the_project_after_its_folder_and_materializes(tmp_path: Path) -> None:
+    result = run_assetflow("init", "orders_pipeline", cwd=tmp_path)
+
+    root = tmp_path / "orders_pipeline"
+    assert result.returncode == 0, result.stderr
+    assert 'name = "orders_pipeline"' in (root / "pyproject.toml").read_text()
+    assert "shop" not in (root / "README.md").read_text().splitlines()[0].split(" — ")[0]
+    # Run as `python -m assetflow`: the hint names how to run it again in this shell.
+    [hint] = [line for line in result.stderr.splitlines() if line.startswith("Next: ")]
+    command = hint.removeprefix("Next: cd orders_pipeline && ")
+    assert command.endswith(" materialize")
+    runner = command.removesuffix(" materialize")
+    if runner != "assetflow":
+        assert runner == f"{sys.executable} -m assetflow"
+    assert run_assetflow("materialize", cwd=root).returncode == 0
+
+
+def test_init_empty_makes_a_minimal_project_that_materializes(tmp_path: Path) -> None:
+    result = run_assetflow("init", "--empty", "Fresh Start", cwd=tmp_path)
+
+    root = tmp_path / "Fresh Start"
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in root.iterdir()) == [
+        ".gitignore",
+        "README.md",
+        "assets",
+        "data",
+        "pyproject.toml",
+    ]
+    assert not any((root / "assets").iterdir()) and not any((root / "data").iterdir())
+    assert 'name = "fresh-start"' in (root / "pyproject.toml").read_text()
+    assert run_assetflow("materialize", cwd=root).returncode == 0
+    (root / "assets" / "one.sql").write_text("SELECT 1 AS one\n")
+    assert run_assetflow("materialize", cwd=root).returncode == 0
+    assert "one" in run_assetflow("status", cwd=root).stdout
+
+
+def test_init_hint_names_the_assetflow_that_ran_when_path_has_none(tmp_path: Path) -> None:
+    from assetflow.scaffold import command_used
+
+    script = tmp_path / "venv" / "bin" / "assetflow"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+
+    assert command_used(str(script), path=str(tmp_path / "elsewhere")) == str(script)
+    assert command_used(str(script), path=str(script.parent)) == "assetflow"

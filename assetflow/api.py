@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,13 +33,18 @@ def load(
     *,
     state: str | os.PathLike[str] | None = None,
     cwd: Path | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> LoadedProject:
     """Find, load and validate a project.
+
+    Args:
+        settings: ``name -> value`` text overriding the project's run-time settings
+            (``--set``); they win over ``ASSETFLOW_SET_<NAME>`` and the config file.
 
     Raises:
         DefinitionError: the project cannot be found, or an asset is not well defined.
     """
-    config = load_config(project, state=state, cwd=cwd)
+    config = load_config(project, state=state, cwd=cwd, overrides=settings)
     loaded = load_project(config)
     assets = attach_checks(loaded.assets, loaded.checks, loaded.sql_checks)
     return LoadedProject(config=config, project=loaded, graph=build_graph(assets))

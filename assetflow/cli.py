@@ -92,24 +92,78 @@ def _debug(ctx: click.Context) -> bool:
     return bool((ctx.obj or {}).get("debug")) or os.environ.get("ASSETFLOW_DEBUG") == "1"
 
 
+def _remember_set(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    # --set may come before the command name or after it; both add to one list.
+    if value:
+        ctx.ensure_object(dict)
+        root = ctx.find_root()
+        root.ensure_object(dict)
+        root.obj.setdefault("set", []).extend(value)
+
+
+_SET_HELP = (
+    "Set a run-time setting for this command: --set name=value (repeatable; "
+    "env ASSETFLOW_SET_<NAME>; defaults in [tool.assetflow.settings])."
+)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project directory, for any command (also accepted after the command name).",
+)
+@click.option(
+    "--state",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="State folder, for any command (also accepted after the command name).",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    expose_value=False,
+    is_eager=True,
+    callback=_remember_set,
+    help=_SET_HELP,
+)
 @click.version_option(package_name="assetflow")
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, project: Path | None, state: Path | None) -> None:
     """assetflow: data assets in Python and SQL, materialized only when stale."""
-    ctx.obj = {"debug": debug}
+    ctx.ensure_object(dict)
+    ctx.obj.update({"debug": debug, "project": project, "state": state})
+
+
+def _global(ctx: click.Context | None, key: str, given: Any) -> Any:
+    """An option given after the command name, else the same option given before it."""
+    if given is not None or ctx is None:
+        return given
+    return (ctx.find_root().obj or {}).get(key)
 
 
 def _project_options(f: F) -> F:
     f = click.option(
+        "--set",
+        "settings",
+        multiple=True,
+        metavar="NAME=VALUE",
+        expose_value=False,
+        callback=_remember_set,
+        help=_SET_HELP,
+    )(f)
+    f = click.option(
         "--state",
         type=click.Path(file_okay=False, path_type=Path),
+        callback=lambda ctx, param, value: _global(ctx, "state", value),
         help="State folder (default: the config's 'state'; env ASSETFLOW_STATE).",
     )(f)
     f = click.option(
         "--project",
         type=click.Path(file_okay=False, path_type=Path),
+        callback=lambda ctx, param, value: _global(ctx, "project", value),
         help="Project directory (default: found from the working directory up; "
         "env ASSETFLOW_PROJECT).",
     )(f)
@@ -153,9 +207,11 @@ def _format_option(*choices: str) -> Callable[[F], F]:
 
 def _load(project: Path | None, state: Path | None = None) -> Any:
     from assetflow.api import load
+    from assetflow.settings import parse_overrides
 
-    loaded = load(project, state=state)
     ctx = click.get_current_context(silent=True)
+    given = (ctx.find_root().obj or {}).get("set", []) if ctx is not None else []
+    loaded = load(project, state=state, settings=parse_overrides(given))
     if ctx is not None and ctx.obj is not None:
         # The folder to name when a full or read-only disk gives no file name.
         ctx.obj["state_dir"] = loaded.config.state_dir
@@ -764,6 +820,13 @@ def watch(
     A broken save is reported and the last good definitions kept. Ctrl-C stops.
     """
     from assetflow.watch import watch as run_watch
+
+    if (ctx.find_root().obj or {}).get("set"):
+        # A rebuild reloads the project as saved: one run's overrides would not hold.
+        raise UsageError(
+            "watch takes run-time settings from the config and ASSETFLOW_SET_<NAME>, "
+            "not --set; set the environment variable instead."
+        )
 
     _now()  # a bad ASSETFLOW_NOW is a usage error now, not at each rebuild
     previous = signal.signal(signal.SIGTERM, _interrupt)

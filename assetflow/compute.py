@@ -123,11 +123,13 @@ def compute_python(
     mat_id: int,
     inputs: Mapping[str, Available],
     context: Context | None,
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[Stored, Any]:
     """Call a Python asset's function and store what it returns.
 
     Args:
         inputs: each parameter's upstream, by parameter name.
+        settings: the values of the settings it reads, by name.
 
     Returns:
         The stored value and the value to hand to downstream assets in this run.
@@ -145,6 +147,9 @@ def compute_python(
     }
     if asset.takes_context:
         kwargs["context"] = context
+    if asset.settings:
+        assert settings is not None, f"asset {asset.name} reads settings but none were given"
+        kwargs.update({name: settings[name] for name in asset.settings})
     try:
         value = asset.fn(**kwargs)
     except Exception as e:

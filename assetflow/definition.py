@@ -857,6 +857,7 @@ class Asset:
     sql_checks: tuple[Any, ...] = ()  # assetflow.checks.SqlCheck
     check_reads: tuple[str, ...] = ()
     constants: tuple[str, ...] = ()  # parameters with a default: bound values, not upstreams
+    settings: tuple[str, ...] = ()  # parameters named like a project setting: its value
 
     @property
     def tags(self) -> frozenset[str]:
@@ -875,10 +876,17 @@ class Asset:
         return f"Asset({self.name!r}, kind={self.kind!r}, upstream={list(self.upstream)!r})"
 
 
-def python_asset(defn: AssetFunction, *, file: str, group: str) -> Asset:
-    """The ``Asset`` record of a decorated function found in ``file``."""
+def python_asset(
+    defn: AssetFunction, *, file: str, group: str, settings: frozenset[str] = frozenset()
+) -> Asset:
+    """The ``Asset`` record of a decorated function found in ``file``.
+
+    A parameter named like one of the project's ``settings`` receives that
+    setting's value: it is not an upstream.
+    """
     fn = defn.fn
     inputs = []
+    read: list[str] = []
     takes_context = False
     annotations = fn.__annotations__
     constants = _defaulted(fn) if fn.__defaults__ or fn.__kwdefaults__ else frozenset()
@@ -887,6 +895,9 @@ def python_asset(defn: AssetFunction, *, file: str, group: str) -> Asset:
             takes_context = True
             continue
         if param in constants:
+            continue
+        if param in settings:
+            read.append(param)
             continue
         inputs.append(Input(param, param, annotations.get(param, inspect.Parameter.empty)))
     deps = tuple(d for d in defn.options.deps if d not in {i.asset for i in inputs})
@@ -904,6 +915,7 @@ def python_asset(defn: AssetFunction, *, file: str, group: str) -> Asset:
         constants=tuple(i for i in _parameters(fn) if i in constants and i != CONTEXT_PARAM)
         if constants
         else (),
+        settings=tuple(read),
     )
 
 

@@ -26,7 +26,7 @@ import sys
 import traceback
 import types
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ from assetflow.definition import (
     validate_name,
 )
 from assetflow.errors import DefinitionError, ProjectNotFoundError
+from assetflow.settings import declared_settings, resolve_settings
 
 if TYPE_CHECKING:
     from assetflow.checks import SqlCheck
@@ -66,6 +67,7 @@ _DEFAULTS: dict[str, Any] = {
     "checks": "checks",  # a folder of .sql check files; need not exist
     # The project and state folder are at the same path on every Dask worker's machine.
     "shared_storage": False,
+    "settings": {},  # run-time settings and their defaults: [tool.assetflow.settings]
 }
 _load_counter = itertools.count(1)
 
@@ -81,6 +83,8 @@ class Config:
     shared_storage: bool
     checks_dir: Path
     config_file: Path | None
+    # Run-time settings (name -> value for this command): default, env, then --set.
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def relative(self, path: str | os.PathLike[str]) -> str:
         """``path`` relative to the root, with ``/`` separators, for messages and output."""
@@ -121,6 +125,7 @@ def load_config(
     state: str | os.PathLike[str] | None = None,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> Config:
     """Resolve a project's configuration.
 
@@ -129,6 +134,7 @@ def load_config(
         state: the state folder; else ``ASSETFLOW_STATE``; else the config's ``state``.
         cwd: where to start looking (default: the working directory).
         environ: the environment (default: ``os.environ``).
+        overrides: ``--set name=value`` settings for this command (see :mod:`assetflow.settings`).
     """
     env = os.environ if environ is None else environ
     base = cwd or Path.cwd()
@@ -162,6 +168,7 @@ def load_config(
         shared_storage=settings["shared_storage"],
         checks_dir=(root / settings["checks"]).resolve(),
         config_file=config_file,
+        settings=resolve_settings(settings["settings"], env, overrides or {}),
     )
 
 
@@ -179,11 +186,14 @@ def _read_settings(root: Path) -> tuple[Path | None, dict[str, Any]]:
             config_file = root / "pyproject.toml"
             table = data["tool"]["assetflow"]
     for key, value in table.items():
+        if key == "settings":
+            settings["settings"] = declared_settings(value, str(config_file))
+            continue
         expected = _CONFIG_KEYS.get(key)
         if expected is None:
             raise ProjectNotFoundError(
                 f"{config_file}: unknown setting {key!r} in [tool.assetflow]; "
-                f"known settings are {', '.join(sorted(_CONFIG_KEYS))}."
+                f"known settings are {', '.join(sorted([*_CONFIG_KEYS, 'settings']))}."
             )
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ProjectNotFoundError(
@@ -237,10 +247,11 @@ def load_project(config: Config) -> Project:
         group = _group_of(path, config.assets_dir)
         if path.suffix == ".py":
             module = import_file(path, rel, package, config.assets_dir)
-            found.extend(_module_assets(module, rel, group, checks))
+            found.extend(_module_assets(module, rel, group, checks, frozenset(config.settings)))
         else:
             found.append(_sql_asset(path, rel, group, sql_cache))
     _check_constants(found)
+    _check_setting_names(found, config)
     sql_checks = tuple(_sql_checks(config, sql_cache))
     sql_cache.save()
     return Project(
@@ -389,7 +400,11 @@ def _error_line(error: BaseException, path: Path) -> int | str:
 
 
 def _module_assets(
-    module: types.ModuleType, rel: str, group: str, checks: list[CheckFunction]
+    module: types.ModuleType,
+    rel: str,
+    group: str,
+    checks: list[CheckFunction],
+    settings: frozenset[str] = frozenset(),
 ) -> list[Asset]:
     """What the module's top-level code declared, checked to read what it read when declared.
 
@@ -403,7 +418,7 @@ def _module_assets(
         if isinstance(value, AssetFunction):
             where = f"{rel}:{value.line}"
             check_bindings(value.fn, value.bindings, f"asset {value.name!r}", where)
-            found.append(python_asset(value, file=rel, group=group))
+            found.append(python_asset(value, file=rel, group=group, settings=settings))
         elif isinstance(value, CheckFunction):
             what = f"check {value.name!r} of {value.asset!r}"
             check_bindings(value.fn, value.bindings, what, f"{rel}:{value.line}")
@@ -431,6 +446,17 @@ def _source_names(src: Source, namespace: Mapping[str, object], rel: str) -> lis
 def declared_assets(module: types.ModuleType) -> list[AssetFunction]:
     """The ``@asset`` functions the module's top-level code declared, in order."""
     return [v for v in declarations(vars(module)) if isinstance(v, AssetFunction)]
+
+
+def _check_setting_names(assets: list[Asset], config: Config) -> None:
+    """A setting may not share its name with an asset or source: a parameter could mean either."""
+    settings = {name.lower(): name for name in config.settings}
+    for a in assets:
+        if a.name.lower() in settings:
+            raise DefinitionError(
+                f"{a.where}: {a.kind} {a.name!r} has the name of the setting "
+                f"{settings[a.name.lower()]!r} in {config.config_file}; rename one."
+            )
 
 
 def _check_constants(assets: list[Asset]) -> None:

@@ -180,6 +180,18 @@ def tracked_upstream(asset: Asset) -> tuple[str, ...]:
     return tuple(u for u, kind in edge_kinds(asset).items() if kind == "data")
 
 
+def _code_versions(graph: AssetGraph, config: Config, package: str) -> dict[str, str]:
+    """Every asset's code version, with the values of the settings it reads folded in."""
+    from assetflow.fingerprint import cached_code_versions
+    from assetflow.settings import with_settings
+
+    code = cached_code_versions(
+        graph, package, assets_dir=config.assets_dir, cache_dir=config.state_dir / "cache"
+    )
+    readers = {a.name: a.settings for a in graph if a.settings}
+    return with_settings(code, readers, config.settings) if readers else code
+
+
 def _world(
     graph: AssetGraph,
     config: Config,
@@ -189,19 +201,13 @@ def _world(
     *,
     need_code: bool = True,
 ) -> _World:
-    from assetflow.fingerprint import cached_code_versions
-
     sources = [a for a in graph if a.kind == "source"]
     world = _World(
         graph=graph,
         config=config,
         snapshot=snapshot,
         storage=Storage(config.state_dir),
-        code=cached_code_versions(
-            graph, package, assets_dir=config.assets_dir, cache_dir=config.state_dir / "cache"
-        )
-        if need_code
-        else {},
+        code=_code_versions(graph, config, package) if need_code else {},
         sources=observe_all(sources, config.root, snapshot.observations),
         now=now,
     )

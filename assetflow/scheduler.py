@@ -413,6 +413,7 @@ class Scheduler:
             check_refs=self._check_refs(asset),
             local=asset if in_process or asset.kind == "sql" else None,
             sleep=self.sleep,
+            settings={name: config.settings[name] for name in asset.settings},
         )
 
     def _check_refs(self, asset: Asset) -> dict[str, str]:

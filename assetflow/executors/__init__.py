@@ -101,6 +101,7 @@ class Job:
     previous: Materialization | None = None
     check_refs: Mapping[str, str] = field(default_factory=dict)  # asset → query of its data
     local: Asset | None = field(default=None, compare=False)  # the asset itself, in-process
+    settings: Mapping[str, Any] = field(default_factory=dict)  # the values of those it reads
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -249,7 +250,7 @@ def _compute(engine: Engine, asset: Asset, job: Job, mat_id: int) -> tuple[Store
     if asset.kind == "sql":
         return compute_sql(engine, asset, mat_id, job.inputs), None
     context = Context(asset.name, job.run_id, job.previous)
-    return compute_python(engine, asset, mat_id, job.inputs, context)
+    return compute_python(engine, asset, mat_id, job.inputs, context, job.settings)
 
 
 def _audit(engine: Engine, asset: Asset, job: Job, stored: Stored) -> tuple[CheckResult, ...]:
@@ -377,7 +378,7 @@ def load_asset(job: Job) -> Asset:
         module = project.import_file(path, job.file, package, assets_dir)
     for value in project.declared_assets(module):
         if value.name == job.asset:
-            return python_asset(value, file=job.file, group="")
+            return python_asset(value, file=job.file, group="", settings=frozenset(job.settings))
     raise MaterializationError(f"{job.file}: asset {job.asset!r} is not in this file any more.")
 
 

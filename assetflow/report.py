@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from assetflow.plan import AssetStatus, Cause
-from assetflow.progress import first_line
+from assetflow.progress import first_line, format_duration
 from assetflow.run import RunResult
 from assetflow.state import Materialization, RunRecord
 
@@ -211,7 +211,8 @@ def runs_rows(runs: Sequence[RunRecord]) -> list[tuple[str, ...]]:
     for r in runs:
         doc = _runs_record(r)
         counts = ", ".join(f"{v} {k}" for k, v in doc["counts"].items() if v)
-        took = f"{doc['duration_s']:.2f} s" if doc["duration_s"] is not None else "-"
+        # As materialize printed it: the same span (run.py), the same format.
+        took = format_duration(doc["duration_s"]) if doc["duration_s"] is not None else "-"
         started = r.started_at.strftime("%Y-%m-%d %H:%M:%S")
         rows.append((str(r.run_id), started, took, r.outcome, counts, f"{r.user_name}@{r.host}"))
     return rows

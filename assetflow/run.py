@@ -29,7 +29,15 @@ from assetflow.observation import SourceState, observe_all
 from assetflow.plan import Action, AssetStatus, Cause, CauseKind, Status, Upstream, assess, decide
 from assetflow.project import Config
 from assetflow.scheduler import AssetResult, Scheduler
-from assetflow.state import Materialization, Observation, Snapshot, StateStore, run_lock, utcnow
+from assetflow.state import (
+    Materialization,
+    Observation,
+    RunEnd,
+    Snapshot,
+    StateStore,
+    run_lock,
+    utcnow,
+)
 from assetflow.storage import Storage
 
 log = logging.getLogger("assetflow")
@@ -273,7 +281,7 @@ class _Recorder:
         ):
             self.flush()
 
-    def flush(self, finish_run: tuple[int, str, dict[str, int]] | None = None) -> None:
+    def flush(self, finish_run: RunEnd | None = None) -> None:
         collected = self.store.record(
             self.pending,
             self.observations,
@@ -386,8 +394,14 @@ def _run_locked(
 ) -> tuple[RunResult, bool]:
     """Run under the run lock; also say whether jobs were abandoned still running."""
     dirty = config.state_dir / DIRTY_FILE
+    # What "took" means, in the live output and in `assetflow runs` alike: from this
+    # command starting the run (waiting for another run included) to its end being recorded.
     with store.begin_run(
-        command="materialize", selection=selection, executor=pool.name, workers=pool.workers
+        command="materialize",
+        selection=selection,
+        executor=pool.name,
+        workers=pool.workers,
+        started=clock,
     ) as start:
         run_id = start.run_id
         world = _world(graph, config, package, start.snapshot, now)
@@ -405,7 +419,8 @@ def _run_locked(
         nothing_to_do = not force and all(world.statuses[t].fresh for t in targets)
         if nothing_to_do:
             # Record the run's end without opening the database again.
-            start.finish("success", {"fresh": len(targets)}, observations)
+            finished = time.time()
+            start.finish("success", {"fresh": len(targets)}, observations, finished)
     # Only now, with the state's schema known to be ours, may files be touched.
     if dirty.exists() or (config.state_dir / GARBAGE_FILE).exists():
         # The last run did not end cleanly, or left old versions: show the current data
@@ -422,7 +437,7 @@ def _run_locked(
                 time=time.time(),
                 outcome="success",
                 counts={"fresh": len(targets)},
-                duration_s=time.time() - clock,
+                duration_s=finished - clock,
             )
         )
         return RunResult(run_id, tuple(AssetResult(t, "fresh") for t in targets)), False
@@ -455,7 +470,7 @@ def _run_locked(
         results = results or list(scheduler.results.values())  # what settled before an error
         done = {r.name for r in results}
         results += [AssetResult(n, "cancelled") for n in targets if n not in done]
-        counts = _finish(world, recorder, run_id, results, outcome)
+        counts, finished = _finish(world, recorder, run_id, results, outcome)
         if not scheduler.abandoned:
             dirty.unlink(missing_ok=True)
         emit(
@@ -464,7 +479,7 @@ def _run_locked(
                 time=time.time(),
                 outcome=outcome,
                 counts=counts,
-                duration_s=time.time() - clock,
+                duration_s=finished - clock,
             )
         )
     result = RunResult(run_id, tuple(results), interrupted=scheduler.interrupted)
@@ -488,16 +503,18 @@ def _finish(
     run_id: int,
     results: Sequence[AssetResult],
     outcome: str,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], float]:
+    """Record the run's end; its counts, and when it ended (``time.time()``)."""
     counts: dict[str, int] = {}
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
-    recorder.flush(finish_run=(run_id, outcome, counts))
+    finished = time.time()
+    recorder.flush(finish_run=(run_id, outcome, counts, finished))
     if _publish_catalog(world) and world.storage.delete(recorder.garbage):
-        return counts
+        return counts, finished
     # A reader is reading, or the catalog still shows old versions: the next run deletes them.
     (world.config.state_dir / GARBAGE_FILE).touch()
-    return counts
+    return counts, finished
 
 
 def _collect(world: _World, kept: Callable[[], dict[str, list[str]]]) -> None:

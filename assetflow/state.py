@@ -155,6 +155,17 @@ def utcnow() -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=time.time_ns() // 1000)
 
 
+def _utc(epoch_s: float | None) -> dt.datetime:
+    """``time.time()`` seconds as the state stores times (now, for None)."""
+    if epoch_s is None:
+        return utcnow()
+    return _EPOCH + dt.timedelta(microseconds=round(epoch_s * 1_000_000))
+
+
+#: A run's end: run id, outcome, counts, and when it ended (``time.time()``; None: now).
+RunEnd = tuple[int, str, dict[str, int], float | None]
+
+
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
@@ -382,7 +393,13 @@ class StateStore:
 
     @contextlib.contextmanager
     def begin_run(
-        self, *, command: str, selection: str, executor: str = "threads", workers: int = 1
+        self,
+        *,
+        command: str,
+        selection: str,
+        executor: str = "threads",
+        workers: int = 1,
+        started: float | None = None,
     ) -> Iterator[RunStart]:
         """Read the state and record a new run, in one connection (under the run lock).
 
@@ -403,7 +420,7 @@ class StateStore:
                     _user(),
                     socket.gethostname(),
                     os.getpid(),
-                    utcnow(),
+                    _utc(started),
                     executor,
                     workers,
                 ],
@@ -415,7 +432,7 @@ class StateStore:
         materializations: Sequence[Materialization],
         observations: Sequence[Observation] = (),
         *,
-        finish_run: tuple[int, str, dict[str, int]] | None = None,
+        finish_run: RunEnd | None = None,
         keep_versions: int | None = None,
         checks: Sequence[tuple[Any, ...]] = (),
     ) -> list[str]:
@@ -508,17 +525,21 @@ class RunStart:
     con: duckdb.DuckDBPyConnection
 
     def finish(
-        self, outcome: str, counts: dict[str, int], observations: Sequence[Observation] = ()
+        self,
+        outcome: str,
+        counts: dict[str, int],
+        observations: Sequence[Observation] = (),
+        finished: float | None = None,
     ) -> None:
         """Record the run's end through the open connection (a run that ran nothing)."""
-        _record(self.con, (), observations, (self.run_id, outcome, counts), None)
+        _record(self.con, (), observations, (self.run_id, outcome, counts, finished), None)
 
 
 def _record(
     con: duckdb.DuckDBPyConnection,
     materializations: Sequence[Materialization],
     observations: Sequence[Observation],
-    finish_run: tuple[int, str, dict[str, int]] | None,
+    finish_run: RunEnd | None,
     keep_versions: int | None,
     checks: Sequence[tuple[Any, ...]] = (),
 ) -> list[str]:
@@ -570,12 +591,16 @@ def _collect(
 
 
 def _finish_run(
-    con: duckdb.DuckDBPyConnection, run_id: int, outcome: str, counts: dict[str, int]
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    outcome: str,
+    counts: dict[str, int],
+    finished: float | None,
 ) -> None:
     con.execute(
         "UPDATE runs SET finished_at = ?, outcome = ?, materialized = ?, fresh = ?, "
         "failed = ?, skipped = ?, cancelled = ? WHERE run_id = ?",
-        [utcnow(), outcome, *(counts.get(k, 0) for k in _COUNTED), run_id],
+        [_utc(finished), outcome, *(counts.get(k, 0) for k in _COUNTED), run_id],
     ).fetchall()
 
 

@@ -210,3 +210,18 @@ def test_init_hint_names_the_assetflow_that_ran_when_path_has_none(tmp_path: Pat
 
     assert command_used(str(script), path=str(tmp_path / "elsewhere")) == str(script)
     assert command_used(str(script), path=str(script.parent)) == "assetflow"
+
+
+def test_runs_shows_the_duration_materialize_printed(afternoon: Path) -> None:
+    printed = []
+    for _ in range(2):  # a run that builds, then one with nothing to do
+        result = run_assetflow("materialize", "orders", cwd=afternoon)
+        assert result.returncode == 0, result.stderr
+        [end] = [line for line in result.stderr.splitlines() if line.startswith("run ")][-1:]
+        printed.append(end.rsplit(" in ", 1)[1])
+
+    runs = run_assetflow("runs", cwd=afternoon).stdout.splitlines()
+
+    start, end = runs[0].index("took"), runs[0].index("outcome")
+    shown = [line[start:end].strip() for line in runs[1:]]
+    assert shown == printed[::-1], (runs, printed)  # newest first

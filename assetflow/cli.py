@@ -753,18 +753,40 @@ def runs_show(run_id: int, project: Path | None, state: Path | None, fmt: str) -
     show_default=True,
     help="How many rows to show (0: only the columns).",
 )
+@click.option(
+    "-a",
+    "--all-columns",
+    "every_column",
+    is_flag=True,
+    help="Show every column, however wide (on a terminal, through a pager when too wide).",
+)
 @_format_option("text", "json")
-def show(asset: str, project: Path | None, state: Path | None, limit: int, fmt: str) -> None:
-    """Preview the current data of ASSET."""
+def show(
+    asset: str,
+    project: Path | None,
+    state: Path | None,
+    limit: int,
+    every_column: bool,
+    fmt: str,
+) -> None:
+    """Preview the current data of ASSET (text: as many columns as fit, or --all-columns)."""
+    import shutil
+
     from assetflow.query import preview
 
     loaded = _load(project, state)
     name = _asset_name(loaded, asset)
-    doc, text = preview(loaded, name, limit)
+    doc, text = preview(loaded, name, limit, every_column)
     if fmt == "json":
         _emit_json(doc)
+    elif every_column and sys.stdout.isatty() and _widest(text) > shutil.get_terminal_size()[0]:
+        click.echo_via_pager(text + "\n")  # a pager scrolls sideways (less -S); wrapping would not
     else:
         click.echo(text)
+
+
+def _widest(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
 
 
 @main.command()

@@ -14,6 +14,8 @@ project, state and working folders. Only ``SELECT`` (with ``DESCRIBE``, ``SUMMAR
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -36,10 +38,22 @@ SCHEMA_VERSION = 1
 _READS = ("SELECT", "EXPLAIN")
 
 
-def _render(rel: duckdb.DuckDBPyRelation, limit: int) -> tuple[list[str], list[list[Any]], str]:
+def _render(
+    rel: duckdb.DuckDBPyRelation, limit: int, every_column: bool = False
+) -> tuple[list[str], list[list[Any]], str]:
+    """Columns, rows and DuckDB's text table of the first ``limit`` rows.
+
+    DuckDB leaves out middle columns to fit its width ("9 columns (7 shown)");
+    ``every_column`` draws them all, however wide that is.
+    """
     columns = list(rel.columns)
     rows = [list(r) for r in rel.limit(limit).fetchall()]
-    return columns, rows, str(rel.limit(limit))
+    if not every_column:
+        return columns, rows, str(rel.limit(limit))
+    drawn = io.StringIO()
+    with contextlib.redirect_stdout(drawn):  # show() prints; str() has no width to give
+        rel.limit(limit).show(max_width=1 << 20, max_rows=max(limit, 1))
+    return columns, rows, drawn.getvalue().rstrip("\n")
 
 
 def run_query(loaded: LoadedProject, query: str, limit: int = 1000) -> tuple[dict[str, Any], str]:
@@ -223,20 +237,34 @@ def _first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0]
 
 
-def preview(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any], str]:
+def _hint_hidden(text: str) -> str:
+    """DuckDB's table, and how to see the columns it left out, if it left any out."""
+    if re.search(r"\d+ columns \(\d+ shown\)\s*$", text):
+        return f"{text.rstrip()}\n(assetflow show --all-columns draws every column)"
+    return text
+
+
+def preview(
+    loaded: LoadedProject, name: str, limit: int, every_column: bool = False
+) -> tuple[dict[str, Any], str]:
     """The first rows of a table asset, or the value of another asset.
+
+    Args:
+        every_column: draw every column in the text table, not as many as fit.
 
     Raises:
         UsageError: the asset has never been materialized.
         StorageError: its stored data is gone or cannot be read.
     """
     if loaded.graph[name].kind == "source":
-        return _preview_source(loaded, name, limit)
+        return _preview_source(loaded, name, limit, every_column)
     with reading(loaded.config.state_dir):
-        return _preview_stored(loaded.config, name, limit)
+        return _preview_stored(loaded.config, name, limit, every_column)
 
 
-def _preview_stored(config: Config, name: str, limit: int) -> tuple[dict[str, Any], str]:
+def _preview_stored(
+    config: Config, name: str, limit: int, every_column: bool
+) -> tuple[dict[str, Any], str]:
     import duckdb
 
     current = StateStore(config.state_dir).snapshot().current.get(name)
@@ -261,7 +289,9 @@ def _preview_stored(config: Config, name: str, limit: int) -> tuple[dict[str, An
     path = storage.path(current.location)
     con = duckdb.connect()
     try:
-        columns, rows, text = _render(con.sql(table_query(path, current.schema)), limit)
+        rel = con.sql(table_query(path, current.schema))
+        columns, rows, text = _render(rel, limit, every_column)
+        text = _hint_hidden(text)
     except duckdb.Error as e:
         raise _unreadable(name, path, e) from None
     finally:
@@ -295,7 +325,9 @@ def _quote(path: object) -> str:
     return str(path).replace("'", "''")
 
 
-def _preview_source(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[str, Any], str]:
+def _preview_source(
+    loaded: LoadedProject, name: str, limit: int, every_column: bool
+) -> tuple[dict[str, Any], str]:
     import duckdb
 
     from assetflow.observation import observe, read_function
@@ -315,7 +347,8 @@ def _preview_source(loaded: LoadedProject, name: str, limit: int) -> tuple[dict[
     try:
         con.execute(f"SET file_search_path = '{_quote(loaded.config.root)}'").fetchall()
         query = read_query(fn, path, asset.source.reader)
-        columns, rows, text = _render(con.sql(query), limit)
+        columns, rows, text = _render(con.sql(query), limit, every_column)
+        text = _hint_hidden(text)
     except duckdb.Error as e:
         raise UsageError(f"source {name!r}: cannot read {path}: {str(e).splitlines()[0]}") from None
     finally:

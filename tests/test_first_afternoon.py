@@ -225,3 +225,17 @@ def test_runs_shows_the_duration_materialize_printed(afternoon: Path) -> None:
     start, end = runs[0].index("took"), runs[0].index("outcome")
     shown = [line[start:end].strip() for line in runs[1:]]
     assert shown == printed[::-1], (runs, printed)  # newest first
+
+
+def test_show_all_columns_draws_every_column(afternoon: Path) -> None:
+    names = [f"column_number_{i}_with_a_long_name" for i in range(9)]
+    select = ", ".join(f"{i} AS {n}" for i, n in enumerate(names))
+    (afternoon / "assets" / "wide.sql").write_text(f"SELECT {select}\n")
+    assert run_assetflow("materialize", "wide", cwd=afternoon).returncode == 0
+
+    narrow = run_assetflow("show", "wide", cwd=afternoon).stdout
+    wide = run_assetflow("show", "wide", "--all-columns", cwd=afternoon).stdout
+
+    assert not all(n in narrow for n in names)
+    assert "(assetflow show --all-columns draws every column)" in narrow
+    assert all(n in wide for n in names) and "shown)" not in wide

@@ -3,13 +3,26 @@ errors people can read, and output they can trust. Driven through the real CLI."
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from conftest import run_assetflow
+
+from assetflow.events import (
+    AssetFailed,
+    AssetMaterialized,
+    AssetStarted,
+    CheckEvaluated,
+    Event,
+    RunFinished,
+    RunStarted,
+)
+from assetflow.progress import make_reporter
 
 
 @pytest.fixture
@@ -239,3 +252,76 @@ def test_show_all_columns_draws_every_column(afternoon: Path) -> None:
     assert not all(n in narrow for n in names)
     assert "(assetflow show --all-columns draws every column)" in narrow
     assert all(n in wide for n in names) and "shown)" not in wide
+
+
+def test_watch_shows_the_rows_under_a_failing_check(afternoon: Path) -> None:
+    from test_watch import start
+
+    w, report = start(afternoon)
+    with w:
+        at = next(i for i, line in enumerate(report) if "✗ 1 row violates not_null" in line)
+        assert report[at].strip().startswith("checks: ✓ unique(order_id)")
+        assert report[at + 1].split() == ["order_id", "customer_id"]
+        assert report[at + 3].split() == ["4", "NULL"]
+
+
+def _check_events() -> list[Event]:
+    sample = json.dumps([{"id": 4, "status": None}])
+    return [
+        RunStarted(run_id=1, time=0.0, selection="", assets=("a", "b"), workers=1, executor="x"),
+        AssetStarted(run_id=1, time=0.0, asset="a", attempt=1),
+        CheckEvaluated(
+            run_id=1,
+            time=0.1,
+            asset="a",
+            check="unique(id)",
+            severity="error",
+            passed=True,
+            violations=0,
+            message="unique(id) passed",
+        ),
+        AssetMaterialized(run_id=1, time=0.1, asset="a", rows=3, duration_s=0.1, attempts=1),
+        AssetStarted(run_id=1, time=0.1, asset="b", attempt=1),
+        CheckEvaluated(
+            run_id=1,
+            time=0.2,
+            asset="b",
+            check="not_null(status)",
+            severity="error",
+            passed=False,
+            violations=1,
+            message="1 row violates not_null(status)",
+            sample=sample,
+        ),
+        AssetFailed(
+            run_id=1,
+            time=0.2,
+            asset="b",
+            error="check not_null(status): 1 row violates",
+            traceback=None,
+            attempts=1,
+        ),
+        RunFinished(run_id=1, time=0.3, outcome="failed", counts={"failed": 1}, duration_s=0.3),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "verbosity", "passing_shown"),
+    [("plain", 0, True), ("plain", -1, False), ("rich", 0, True), ("rich", -1, False)],
+    ids=["plain", "plain-quiet", "rich", "rich-quiet"],
+)
+def test_progress_prints_check_lines_and_rows(
+    mode: str, verbosity: int, passing_shown: bool
+) -> None:
+    err = io.StringIO()
+    err.isatty = lambda: True  # type: ignore[method-assign]
+    reporter = make_reporter(mode=mode, verbosity=verbosity, stderr=err, environ={"COLUMNS": "120"})
+    for event in _check_events():
+        reporter(event)
+    reporter.close()
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err.getvalue())
+
+    assert ("check a: ✓ unique(id)" in out) is passing_shown
+    assert "check b: ✗ 1 row violates not_null(status)" in out
+    lines = [line.split() for line in out.splitlines()]
+    assert ["id", "status"] in lines and ["4", "NULL"] in lines

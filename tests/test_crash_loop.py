@@ -214,6 +214,7 @@ def test_sigkill_at_random_moments(tmp_path: Path, kills: int | None) -> None:
         time.sleep(rng.uniform(0.3, full))
         _kill(proc)
         _check_consistent(root)
+        print(f"kill {n + 1}: consistent", flush=True)  # progress, with -s
         if n % 2 == 1:
             _finish(root)
     _finish(root)
@@ -267,6 +268,7 @@ def test_sigkill_with_concurrent_runs_and_readers(tmp_path: Path, kills: int | N
                 _, err = proc.communicate(timeout=600)
                 assert proc.returncode == 0, err
             _check_consistent(root)
+            print(f"kill {n + 1}: consistent", flush=True)  # progress, with -s
             if n % 3 == 2:
                 _finish(root)
     finally:

@@ -257,7 +257,7 @@ def test_step_summary_table() -> None:
     assert summary.splitlines() == [
         "## assetflow check",
         "",
-        "**Check failed**: 2 errors, 1 warning in 3 assets.",
+        "**Check failed**: 2 errors, 1 warning in 3 assets (0 checks evaluated).",
         "",
         "| asset | kind | severity | message |",
         "| --- | --- | --- | --- |",
@@ -270,7 +270,10 @@ def test_step_summary_table() -> None:
 def test_step_summary_passes_with_only_warnings() -> None:
     summary = step_summary([STALE], EVALUATED, failed=[])
 
-    assert "**Check passed**: 0 errors, 1 warning in 3 assets." in summary.splitlines()
+    assert (
+        "**Check passed**: 0 errors, 1 warning in 3 assets (0 checks evaluated)."
+        in summary.splitlines()
+    )
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,38 @@ def code_versions(graph: AssetGraph, package: str) -> dict[str, str]:
     return {name: version for name, (version, _) in _trace(assets, Tracer(package)).items()}
 
 
+def check_versions(graph: AssetGraph, package: str) -> dict[str, str]:
+    """For each asset with checks, a version of its checks: what they are, not what they found.
+
+    Built-in checks by their text and severity, ``@check`` functions like an
+    asset's function (helpers followed, bound values included), SQL check files
+    by their query. An asset whose checks' version changed has its checks
+    re-evaluated against its current data (``plan.CauseKind.CHECKS_CHANGED``).
+    """
+    from assetflow.values import describe_value
+
+    tracer = Tracer(package)
+    versions = {}
+    with _collector_paused():
+        for a in graph:
+            if not (a.options.checks or a.custom_checks or a.sql_checks):
+                continue
+            h = blake2b(b"checks\0", digest_size=16)
+            for text in a.options.checks:
+                h.update(f"builtin\0{text}\n".encode())
+            for c in sorted(a.custom_checks, key=lambda c: c.name):
+                h.update(f"custom\0{c.name}\0{c.severity}\0".encode())
+                try:
+                    probe = Asset(c.name, "python", c.file, c.line, "", AssetOptions(), fn=c.fn)
+                    h.update(tracer.trace(probe).parts)
+                except Exception:  # not traceable (no source): its description still counts
+                    h.update(describe_value(c.fn, lambda m: False).text.encode())
+            for q in sorted(a.sql_checks, key=lambda q: q.name):
+                h.update(f"sql\0{q.name}\0{q.severity}\0{q.query}\n".encode())
+            versions[a.name] = h.hexdigest()
+    return versions
+
+
 def code_version_notes(
     graph: AssetGraph, package: str, names: Iterable[str]
 ) -> dict[str, tuple[str, ...]]:

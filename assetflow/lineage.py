@@ -48,8 +48,8 @@ def edges(graph: AssetGraph) -> list[tuple[str, str, str]]:
 
 
 def node_record(a: Asset) -> dict[str, object]:
-    """The JSON description of one asset or source."""
-    return {
+    """The JSON description of one asset or source; ``checks`` only when it has some."""
+    record: dict[str, object] = {
         "name": a.name,
         "kind": a.kind,
         "group": a.group,
@@ -59,6 +59,34 @@ def node_record(a: Asset) -> dict[str, object]:
         "tags": sorted(a.tags),
         "description": a.description,
     }
+    if a.options.checks or a.custom_checks or a.sql_checks:
+        record["checks"] = check_records(a)
+    return record
+
+
+def check_records(a: Asset) -> list[dict[str, object]]:
+    """The checks attached to an asset: built-in ones, ``@check`` functions, SQL check files."""
+    from assetflow.checks import as_checks
+
+    found: list[dict[str, object]] = [
+        {"name": c.label, "kind": "builtin", "severity": c.severity, "file": a.file, "line": a.line}
+        for c in as_checks(a.options.checks, a.where)
+    ]
+    found += [
+        {
+            "name": f"{c.name}()",
+            "kind": "python",
+            "severity": c.severity,
+            "file": c.file,
+            "line": c.line,
+        }
+        for c in a.custom_checks
+    ]
+    found += [
+        {"name": q.label, "kind": "sql", "severity": q.severity, "file": q.file, "line": q.line}
+        for q in a.sql_checks
+    ]
+    return found
 
 
 def build_document(

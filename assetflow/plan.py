@@ -49,6 +49,7 @@ class CauseKind(StrEnum):
     LAST_RUN_FAILED = "last_run_failed"
     SOURCE_MISSING = "source_missing"
     EXPORT_CHANGED = "export_changed"
+    CHECKS_CHANGED = "checks_changed"
 
 
 _STATUS_OF: dict[CauseKind, Status] = {
@@ -62,6 +63,9 @@ _STATUS_OF: dict[CauseKind, Status] = {
     CauseKind.DEPS_CHANGED: Status.STALE,
     CauseKind.UPSTREAM_STALE: Status.STALE,
     CauseKind.EXPORT_CHANGED: Status.STALE,
+    # Its data is what a build would make; only its checks' verdict is not current:
+    # materialize re-evaluates them on the current data, without recomputing it.
+    CauseKind.CHECKS_CHANGED: Status.FRESH,
     CauseKind.OVERDUE: Status.OVERDUE,
     # A warning is reported, but the asset stays fresh: nothing runs because of it.
     CauseKind.FRESHNESS_WARNING: Status.FRESH,
@@ -136,6 +140,7 @@ def assess(
     upstreams: Mapping[str, Upstream],
     now: dt.datetime | None,
     exports: Sequence[str] = (),
+    checks_changed: bool = False,
 ) -> AssetStatus:
     """The status of ``asset`` and all its causes.
 
@@ -147,6 +152,7 @@ def assess(
         now: the time freshness is judged at (``None`` skips freshness).
         exports: why its exported files are not what its current materialization
             wrote (``export out/x.csv is gone``); empty when they are.
+        checks_changed: its checks changed since they judged its current data.
     """
     causes: list[Cause] = []
     if record is None:
@@ -158,6 +164,9 @@ def assess(
     if record is not None:
         causes.extend(_changes(asset, record, code_version, upstreams))
         causes.extend(Cause(CauseKind.EXPORT_CHANGED, detail) for detail in exports)
+        if checks_changed:
+            detail = "checks changed since they judged its current data"
+            causes.append(Cause(CauseKind.CHECKS_CHANGED, detail))
         overdue = _overdue(asset, record, now)
         if overdue:
             causes.append(overdue)

@@ -81,6 +81,7 @@ class _World:
     sources: dict[str, SourceState]
     now: dt.datetime | None
     present: dict[str, bool] = field(default_factory=dict)
+    checks: dict[str, str] = field(default_factory=dict)  # check versions, by asset
     statuses: dict[str, AssetStatus] = field(default_factory=dict)
     views: dict[str, Upstream] = field(default_factory=dict)  # kept current by assess()
 
@@ -132,10 +133,20 @@ class _World:
                 upstreams={u: self.upstream_view(u) for u in tracked_upstream(a)},
                 now=self.now,
                 exports=self._export_problems(a, current.id) if current and present else (),
+                checks_changed=current is not None and present and not self.judged(a, current.id),
             )
         self.statuses[name] = result
         self.views.pop(name, None)
         return result
+
+    def judged(self, asset: Asset, mat_id: int) -> bool:
+        """Whether the asset's checks, as they are now, judged materialization ``mat_id``."""
+        version = self.checks.get(asset.name)
+        if version is None:
+            return True
+        from assetflow.verdicts import judged
+
+        return judged(self.storage.state_dir, asset.name, mat_id, version)
 
     def _export_problems(self, asset: Asset, mat_id: int) -> list[str]:
         if not asset.options.exports:
@@ -200,6 +211,14 @@ def _code_versions(graph: AssetGraph, config: Config, package: str) -> dict[str,
     return with_settings(code, readers, config.settings) if readers else code
 
 
+def _check_versions(graph: AssetGraph, package: str) -> dict[str, str]:
+    if not any(a.options.checks or a.custom_checks or a.sql_checks for a in graph):
+        return {}
+    from assetflow.fingerprint import check_versions
+
+    return check_versions(graph, package)
+
+
 def _world(
     graph: AssetGraph,
     config: Config,
@@ -218,6 +237,7 @@ def _world(
         code=_code_versions(graph, config, package) if need_code else {},
         sources=observe_all(sources, config.root, snapshot.observations),
         now=now,
+        checks=_check_versions(graph, package) if need_code else {},
     )
     for name in graph.names:
         world.assess(name)
@@ -275,11 +295,27 @@ class _Recorder:
             for c in checks
         )
         self.pending.append(m)
-        if (
-            len(self.pending) >= _FLUSH_EVERY_N
-            or time.monotonic() - self.last_flush > self.every_s
-        ):
+        if len(self.pending) >= _FLUSH_EVERY_N or time.monotonic() - self.last_flush > self.every_s:
             self.flush()
+
+    def add_checks(
+        self, mat_id: int, asset: str, run_id: int, checks: Sequence[CheckResult]
+    ) -> None:
+        """Queue check results of an existing materialization, re-evaluated in this run."""
+        self.checks.extend(
+            (
+                mat_id,
+                asset,
+                run_id,
+                c.check,
+                c.severity,
+                c.passed,
+                c.violations,
+                c.message,
+                c.sample,
+            )
+            for c in checks
+        )
 
     def flush(self, finish_run: RunEnd | None = None) -> None:
         collected = self.store.record(
@@ -416,7 +452,12 @@ def _run_locked(
                 executor=pool.name,
             )
         )
-        nothing_to_do = not force and all(world.statuses[t].fresh for t in targets)
+        # A fresh asset whose checks changed still has its checks to run.
+        nothing_to_do = not force and all(
+            world.statuses[t].fresh
+            and not any(c.kind is CauseKind.CHECKS_CHANGED for c in world.statuses[t].causes)
+            for t in targets
+        )
         if nothing_to_do:
             # Record the run's end without opening the database again.
             finished = time.time()

@@ -33,7 +33,7 @@ from assetflow.compute import Available, Engine
 from assetflow.definition import Asset
 from assetflow.executors import Executor, Job, JobResult, run_job
 from assetflow.graph import edge_kinds
-from assetflow.plan import Action, AssetStatus, Cause, CauseKind, decide
+from assetflow.plan import Action, AssetStatus, Cause, CauseKind, Status, decide
 from assetflow.state import Materialization
 from assetflow.storage import Stored
 
@@ -51,6 +51,7 @@ _OWN_CAUSES = frozenset(
         CauseKind.DEPS_CHANGED,
         CauseKind.SOURCE_CHANGED,
         CauseKind.OVERDUE,
+        CauseKind.EXPORT_CHANGED,
     }
 )
 
@@ -300,6 +301,8 @@ class Scheduler:
             self.outcomes.get(u) in ("failed", "skipped", "cancelled") for u in asset.upstream
         )
         if status.fresh and not self.force and not troubled:
+            if any(c.kind is CauseKind.CHECKS_CHANGED for c in status.causes):
+                return self._recheck(asset, status)
             self.emit(ev.AssetFresh(run_id=self.run_id, time=now, asset=name))
             return AssetResult(name, "fresh")
         tracked = tracked_upstream(asset)
@@ -326,6 +329,7 @@ class Scheduler:
         if action is Action.FRESH:
             self.emit(ev.AssetFresh(run_id=self.run_id, time=now, asset=name))
             return AssetResult(name, "fresh")
+
         if action is Action.SKIP:
             self.emit(ev.AssetSkipped(run_id=self.run_id, time=now, asset=name, reason=reason))
             return AssetResult(name, "skipped", status.causes, error=f"skipped ({reason})")
@@ -362,6 +366,96 @@ class Scheduler:
 
         future.add_done_callback(done)
         return None
+
+    def _recheck(self, asset: Asset, status: AssetStatus) -> AssetResult:
+        """Re-evaluate the asset's checks, which changed, on its current data.
+
+        The data is not recomputed: it is what a build would make, only the verdict
+        is not current. Passing (or failing only warn checks), the asset is fresh;
+        an error check failing makes it ``failed`` like a failing build, and the
+        current data stays current.
+        """
+        from assetflow.checks import as_checks, run_checks, verdict
+        from assetflow.compute import run_custom_checks
+        from assetflow.parquet import table_query
+        from assetflow.run import tracked_upstream
+        from assetflow.storage import TABLE
+        from assetflow.verdicts import record_verdict
+
+        world = self.world
+        name = asset.name
+        started = time.time()
+        current = world.snapshot.current[name]
+        stored = Stored(
+            current.format or "",
+            current.location,
+            current.data_version or "",
+            current.rows,
+            current.bytes or 0,
+            current.schema,
+            current.value,
+        )
+        found: list[CheckResult] = []
+        if asset.options.checks:
+            checks = as_checks(asset.options.checks, asset.where)
+            if stored.format != TABLE or stored.location is None:
+                found += [
+                    CheckResult(
+                        c.label,
+                        c.severity,
+                        False,
+                        0,
+                        f"check {c.label} needs a table, and {name} is a {stored.format} value",
+                    )
+                    for c in checks
+                ]
+            else:
+                query = table_query(world.storage.path(stored.location), stored.schema)
+                found += run_checks(
+                    self.engine.con, checks, query, self._check_refs(asset), asset.where
+                )
+        if asset.custom_checks:
+            value = world.storage.load(stored.format, stored.location, stored.inline)
+            reads = {p for c in asset.custom_checks for p in c.reads}
+            others = {p: a for p in sorted(reads) if (a := self._readable(p)) is not None}
+            found += run_custom_checks(self.engine, asset, value, others)
+        found += self._sql_checks(asset, stored)
+        finished = time.time()
+        for check in found:
+            self.emit(
+                ev.CheckEvaluated(
+                    run_id=self.run_id,
+                    time=finished,
+                    asset=name,
+                    check=check.check,
+                    severity=check.severity,
+                    passed=check.passed,
+                    violations=check.violations,
+                    message=check.message,
+                    sample=check.sample,
+                )
+            )
+        error = verdict(found)
+        if error is None:
+            self.recorder.add_checks(current.id, name, self.run_id, found)
+            record_verdict(world.storage.state_dir, name, current.id, world.checks[name])
+            world.statuses[name] = AssetStatus(name, Status.FRESH, (), current.finished_at)
+            world.views.pop(name, None)
+            self.emit(ev.AssetFresh(run_id=self.run_id, time=finished, asset=name))
+            return AssetResult(name, "fresh", status.causes, duration_s=finished - started)
+        job = self._job(asset, tracked_upstream(asset))
+        self.recorder.add(self._row(job, "failed", 1, started, finished, error=error), found)
+        self.emit(
+            ev.AssetFailed(
+                run_id=self.run_id,
+                time=finished,
+                asset=name,
+                error=error,
+                traceback=None,
+                attempts=1,
+            )
+        )
+        return AssetResult(name, "failed", status.causes, None, finished - started, error)
 
     def _blocked_check(self, asset: Asset) -> str | None:
         """Why ``asset`` must not run: an error check of it reads an asset that failed.
@@ -555,6 +649,10 @@ class Scheduler:
             output=last.output,
         )
         self.recorder.add(m, result.checks)
+        if name in world.checks:
+            from assetflow.verdicts import record_verdict
+
+            record_verdict(world.storage.state_dir, name, m.id, world.checks[name])
         world.published(name, m)
         self.changed.add(name)
         if result.value is not None and world.graph.downstream(name):

@@ -300,14 +300,34 @@ def as_arrow(value: Any) -> pa.Table | None:
         if isinstance(value, pa.RecordBatchReader):
             return value.read_all()
     elif module == "pandas" and type(value).__name__ == "DataFrame":
-        import pyarrow as pa
-
-        return pa.Table.from_pandas(value, preserve_index=None)
+        return _from_pandas(value)
     elif module == "polars" and type(value).__name__ == "DataFrame":
         return value.to_arrow()
     elif module in ("duckdb", "_duckdb") and hasattr(value, "to_arrow_table"):
         return value.to_arrow_table()
     return None
+
+
+def _from_pandas(frame: Any) -> pa.Table:
+    """A pandas DataFrame as a table whose index is a column of its own name, or dropped.
+
+    A plain ``RangeIndex`` (0, 1, 2, ...) is only row numbers: dropped. Any other
+    index becomes ordinary columns named as ``reset_index`` names them (the index's
+    name, else ``index``; ``level_0``, ... for unnamed levels of a MultiIndex), so
+    SQL sees ``day``, not ``__index_level_0__``. A name that is already a column
+    keeps pyarrow's own naming rather than failing.
+    """
+    import pyarrow as pa
+
+    index = frame.index
+    # By name: pandas is optional, and importing it only to test a type would cost.
+    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    try:
+        flat = frame.reset_index()
+    except ValueError:  # an index level named like a column
+        return pa.Table.from_pandas(frame, preserve_index=True)
+    return pa.Table.from_pandas(flat, preserve_index=False)
 
 
 def table_version(

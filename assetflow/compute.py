@@ -496,7 +496,3 @@ def user_traceback(error: BaseException, root: Path) -> str:
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
     text = "".join(lines)
     return text.replace(str(root) + "/", "")
-
-
-def _sql_string(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"

@@ -325,3 +325,18 @@ def test_progress_prints_check_lines_and_rows(
     assert "check b: ✗ 1 row violates not_null(status)" in out
     lines = [line.split() for line in out.splitlines()]
     assert ["id", "status"] in lines and ["4", "NULL"] in lines
+
+
+def test_a_check_that_could_not_run_is_named_once(afternoon: Path) -> None:
+    (afternoon / "assets" / "orders.sql").write_text(
+        "-- checks: relationships(customer_id, customers.id)\n"
+        "SELECT order_id, customer_id FROM raw_orders\n"
+    )
+    (afternoon / "assets" / "customers.sql").write_text("SELECT 10 AS id\n")
+
+    result = run_assetflow("materialize", "orders", cwd=afternoon)
+
+    assert result.returncode == 1
+    [fail] = [line for line in result.stderr.splitlines() if line.startswith("FAIL ")]
+    assert fail.count("relationships(customer_id, customers.id)") == 1, fail
+    assert "could not run: customers has no data" in fail

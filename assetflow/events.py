@@ -139,6 +139,14 @@ class CheckEvaluated(Event):
     message: str
     sample: str | None = None  # JSON of up to 5 violating rows, when it failed
 
+    def to_json(self) -> dict[str, Any]:
+        """The event as a JSON object, its violating rows as a list of objects."""
+        import json
+
+        doc = Event.to_json(self)
+        doc["sample"] = json.loads(self.sample) if self.sample else None
+        return doc
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssetCancelled(Event):

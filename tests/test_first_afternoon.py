@@ -340,3 +340,12 @@ def test_a_check_that_could_not_run_is_named_once(afternoon: Path) -> None:
     [fail] = [line for line in result.stderr.splitlines() if line.startswith("FAIL ")]
     assert fail.count("relationships(customer_id, customers.id)") == 1, fail
     assert "could not run: customers has no data" in fail
+
+
+def test_jsonl_check_events_carry_the_violating_rows(afternoon: Path) -> None:
+    result = run_assetflow("materialize", "--format", "jsonl", cwd=afternoon)
+
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    [failed] = [e for e in events if e["event"] == "check_evaluated" and not e["passed"]][-1:]
+    assert failed["check"] == "not_null(customer_id)"
+    assert failed["sample"] == [{"order_id": 4, "customer_id": None}]

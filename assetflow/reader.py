@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -75,6 +74,8 @@ def reader_arguments(path: str, options: Mapping[str, Any], where: str) -> str:
             f"{where}: reader options need a .csv, .parquet or .json file; "
             f"{path!r} is none of them, so remove {', '.join(sorted(options))}."
         )
+    import difflib
+
     known = reader_parameters(fn)
     parts = []
     for name, value in options.items():

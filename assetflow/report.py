@@ -249,7 +249,7 @@ def run_detail_text(run: RunRecord, attempts: Sequence[Materialization]) -> str:
     for m in attempts:
         extra = f" {m.rows} rows" if m.rows is not None else ""
         retry = f" (attempt {m.attempt})" if m.attempt > 1 else ""
-        error = f": {m.error}" if m.error else ""
+        error = f": {_indented(m.error, '      ')}" if m.error else ""
         lines.append(f"  {m.outcome:<12} {m.asset}{retry}{extra}{error}")
         lines.extend(output_lines(m.output, "    "))
     return "\n".join(lines)

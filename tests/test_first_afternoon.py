@@ -117,7 +117,9 @@ def test_a_long_duckdb_error_is_printed_once_and_is_one_line_in_status(afternoon
     doc = json.loads(run_assetflow("history", "orders", "--format", "json", cwd=afternoon).stdout)
     assert "Expected Number of Columns: 4 Found: 5" in doc["materializations"][0]["error"]
     why = run_assetflow("status", "--why", "orders", cwd=afternoon).stdout
-    assert "Expected Number of Columns: 4 Found: 5" in why
+    assert "\n    Expected Number of Columns: 4 Found: 5" in why  # indented under its cause
+    shown = run_assetflow("runs", "show", "2", cwd=afternoon).stdout
+    assert "\n      Expected Number of Columns: 4 Found: 5" in shown
 
 
 _TYPED_SOURCE = """\

@@ -351,3 +351,13 @@ def test_jsonl_check_events_carry_the_violating_rows(afternoon: Path) -> None:
     [failed] = [e for e in events if e["event"] == "check_evaluated" and not e["passed"]][-1:]
     assert failed["check"] == "not_null(customer_id)"
     assert failed["sample"] == [{"order_id": 4, "customer_id": None}]
+
+
+@pytest.mark.parametrize("module", ["checks", "progress", "reader", "scaffold"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"assetflow.{module}"))
+
+    assert result.attempted > 0 and result.failed == 0

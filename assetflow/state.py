@@ -703,8 +703,7 @@ def _schema(text: str) -> list[tuple[str, str]] | None:
     except ValueError:
         return None
     if not isinstance(columns, list) or not all(
-        isinstance(c, list) and len(c) == 2 and all(isinstance(x, str) for x in c)
-        for c in columns
+        isinstance(c, list) and len(c) == 2 and all(isinstance(x, str) for x in c) for c in columns
     ):
         return None
     return [(n, t) for n, t in columns]

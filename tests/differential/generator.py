@@ -6,8 +6,15 @@ the project as data; :meth:`Model.render` writes it as files, and
 :func:`apply_edit` changes it the way a user would: semantic and cosmetic edits
 of assets, helpers and constants, source data changed, reordered or touched,
 assets added, deleted and renamed, SQL reformatted, commented and changed.
+Issue 20's constructs are drawn too: multi-output assets (``outputs=``, each
+output an asset others read), run-time settings in ``pyproject.toml`` read as
+parameters, exports (``out/<asset>.csv``) and warn ``@check`` functions; their
+edits change a setting, delete an export, change a check's threshold and edit a
+multi-output asset. The runner also compares exported files and each check's
+latest verdict with the build from scratch.
 
-Everything is drawn from one ``random.Random(seed)`` and iterates over lists
+Everything is drawn from ``random.Random(seed)`` (and a second generator seeded
+from its state) and iterates over lists
 and sorted keys only, so a seed replays exactly.
 """
 
@@ -36,7 +43,7 @@ from fractions import Fraction
 ASSET_HEADER = """\
 import pyarrow as pa
 
-from assetflow import asset
+from assetflow import asset, check
 """
 SCHEMA = 'SCHEMA = pa.schema([("k", pa.string()), ("v", pa.int64())])\n'
 
@@ -51,6 +58,24 @@ class PyAsset:
     scalar: bool = False  # returns a dict (stored as JSON), so no asset reads it
     shadow: bool = False  # a nested function's parameter shadows a global it reads
     style: int = 0
+    # Issue 20 constructs, drawn from Model.rng2 so that older seeds keep their edits:
+    outputs: int = 0  # >0: @asset(outputs=[...]), one OutAsset per output
+    setting: str = ""  # a run-time setting it receives as a parameter
+    export: bool = False  # @asset(exports="out/<name>.csv")
+    check_min: int = -1  # >=0: a warn @check "num_rows >= check_min" on it
+
+
+@dataclass(slots=True)
+class OutAsset:
+    """One output of a multi-output Python asset: declared by its parent, not rendered."""
+
+    name: str
+    parent: str
+    index: int
+
+    @property
+    def upstream(self) -> list[str]:
+        return [self.parent]
 
 
 @dataclass(slots=True)
@@ -68,7 +93,7 @@ class SqlAsset:
         return self.template == "ordered"
 
 
-Asset = PyAsset | SqlAsset
+Asset = PyAsset | SqlAsset | OutAsset
 
 # Literals DuckDB types differently (DECIMAL(1,1), DECIMAL(2,1), DOUBLE, ...).
 LITERALS = (".5", "0.5", "0.50", "5.", "5.0", "5", "1e1", "10.0", "5::DOUBLE", "CAST(5 AS DOUBLE)")
@@ -182,6 +207,8 @@ class Model:
     module_style: dict[str, int] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     next_id: int = 0
+    settings: dict[str, int] = field(default_factory=dict)  # [tool.assetflow.settings]
+    rng2: random.Random = field(default_factory=random.Random)  # issue 20's constructs
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -190,7 +217,11 @@ class Model:
     def tables(self) -> list[str]:
         """Names whose value is a table: sources and non-scalar assets."""
         names = self.source_names()
-        names += [n for n, a in self.assets.items() if not (isinstance(a, PyAsset) and a.scalar)]
+        names += [
+            n
+            for n, a in self.assets.items()
+            if not (isinstance(a, PyAsset) and (a.scalar or a.outputs))
+        ]
         return names
 
     def source_names(self) -> list[str]:
@@ -206,11 +237,16 @@ class Model:
         return [n for n, a in self.assets.items() if name in a.upstream]
 
     def leaves(self) -> list[str]:
-        return [n for n in self.assets if not self.readers(n)]
+        # An output goes with its asset's `outputs`: never deleted or renamed alone.
+        return [
+            n for n, a in self.assets.items() if not self.readers(n) and not isinstance(a, OutAsset)
+        ]
 
     def describe(self, name: str) -> str:
         """How asset ``name`` is written, for a failure message."""
         a = self.assets[name]
+        if isinstance(a, OutAsset):
+            return f"output {a.index} of {a.parent}: {self.describe(a.parent)}"
         if isinstance(a, SqlAsset):
             return f"sql {a.template} reading {', '.join(a.upstream)}"
         uses = []
@@ -224,6 +260,10 @@ class Model:
     def render(self) -> dict[str, str]:
         """Every file of the project, by path relative to the root."""
         files = {"pyproject.toml": '[tool.assetflow]\nassets = "assets"\n'}
+        if self.settings:
+            files["pyproject.toml"] += "\n[tool.assetflow.settings]\n" + "".join(
+                f"{n} = {v}\n" for n, v in sorted(self.settings.items())
+            )
         for name, rows in self.sources.items():
             files[f"data/{name}.csv"] = "k,v\n" + "".join(f"{k},{v}\n" for k, v in rows)
         for stem, rows in self.parts.items():
@@ -293,7 +333,17 @@ class Model:
         expr = f"v + {a.bias}"
         for cid, access in a.uses:
             expr = self.constructs[cid].expr(expr, self.qualified(cid, access))
-        lines = ["@asset", f"def {a.name}({', '.join(a.upstream)}):"]
+        options = []
+        if a.outputs:
+            outs = ", ".join(f'"{n}"' for n in output_names(a))
+            options.append(f"outputs=[{outs}]")
+        if a.export:
+            options.append(f'exports="out/{a.name}.csv"')
+        params = [*a.upstream, *([a.setting] if a.setting else [])]
+        if a.setting:
+            expr = f"({expr}) + {a.setting}"
+        decorator = f"@asset({', '.join(options)})" if options else "@asset"
+        lines = [decorator, f"def {a.name}({', '.join(params)}):"]
         if a.shadow:
             # The parameter is named like a global the function reads.
             shadowed = self.qualified(*a.uses[0]).split(".")[0]
@@ -320,7 +370,21 @@ class Model:
                 "            v = int(v)",
                 "            out_k.append(k)",
                 f"            out_v.append(int({expr}) % {MOD})",
-                '    return pa.table({"k": out_k, "v": out_v}, schema=SCHEMA)',
+            ]
+            if a.outputs:
+                lines.append(
+                    '    return tuple(pa.table({"k": out_k, "v": [(x + j) % '
+                    f"{MOD} for x in out_v]}}, schema=SCHEMA) for j in range({a.outputs}))"
+                )
+            else:
+                lines.append('    return pa.table({"k": out_k, "v": out_v}, schema=SCHEMA)')
+        if a.check_min >= 0:
+            lines += [
+                "",
+                "",
+                f'@check("{a.name}", severity="warn")',
+                f"def rows_{a.name}(t):",
+                f"    return t.num_rows >= {a.check_min}",
             ]
         return stylize("\n".join(lines) + "\n", a.style)
 
@@ -340,7 +404,9 @@ def _module_doc(module: str, style: int) -> str:
 def generate(rng: random.Random) -> Model:
     """A new project: 2-3 sources and 6-10 assets."""
     sources = {f"src{j}": _rows(rng) for j in range(rng.randint(2, 3))}
-    model = Model(sources=sources)
+    # Issue 20's constructs draw from a second generator seeded from the first's state
+    # (read, not advanced), so that every older seed keeps its project and its edits.
+    model = Model(sources=sources, rng2=random.Random(repr(rng.getstate()[1][:8])))
     if rng.random() < 0.5:
         model.parts = {f"part{j}": _rows(rng) for j in range(rng.randint(1, 2))}
     for _ in range(rng.randint(6, 10)):
@@ -359,8 +425,31 @@ def add_asset(model: Model, rng: random.Random, name: str = "") -> str:
     else:
         a = _new_sql_asset(model, rng, name)
     model.assets[a.name] = a
+    if isinstance(a, PyAsset):
+        _issue20_extras(model, a)
     kind = "python" if isinstance(a, PyAsset) else f"sql {a.template}"
     return f"{kind} asset {a.name}({', '.join(a.upstream)})"
+
+
+def output_names(a: PyAsset) -> list[str]:
+    return [f"{a.name}_o{j}" for j in range(a.outputs)]
+
+
+def _issue20_extras(model: Model, a: PyAsset) -> None:
+    """Multi-output, a setting, an export, a check: drawn from ``rng2`` only."""
+    r = model.rng2
+    if not a.scalar and r.random() < 0.2:
+        a.outputs = r.randint(2, 3)
+        for j, out in enumerate(output_names(a)):
+            model.assets[out] = OutAsset(out, a.name, j)
+    if r.random() < 0.25:
+        if not model.settings or r.random() < 0.3:
+            model.settings[f"s{len(model.settings)}"] = r.randint(0, 9)
+        a.setting = r.choice(sorted(model.settings))
+    if not a.scalar and not a.outputs and r.random() < 0.2:
+        a.export = True
+    if not a.scalar and not a.outputs and r.random() < 0.25:
+        a.check_min = r.randint(0, 20)  # rows: 4-16 or so, so edits flip verdicts
 
 
 def _upstream(model: Model, rng: random.Random, count: int) -> list[str]:
@@ -427,10 +516,17 @@ class Edit:
     detail: str  # "bound_default #5 in _lib1: a: 3 → 7"
     touch: str = ""  # a file whose modification time alone changes
     racy: bool = False  # files rewritten with their mtime just after a run read them
+    delete: str = ""  # a file the edit deletes that the model does not render (an export)
 
 
 def apply_edit(model: Model, rng: random.Random) -> Edit:
     """Change the model as one random user edit would."""
+    if model.rng2.random() < 0.25:
+        kind = model.rng2.choice(sorted(_ISSUE20_EDITS))
+        detail = _ISSUE20_EDITS[kind](model, model.rng2)
+        if detail is not None:
+            delete = detail.removeprefix("delete ") if kind == "export deleted" else ""
+            return Edit(kind, detail, delete=delete)
     while True:
         kind = rng.choices(EDIT_KINDS, weights=[w for _, w in _EDITS])[0]
         detail = _EDIT_FUNCTIONS[kind](model, rng)
@@ -700,6 +796,47 @@ def _asset_rename(model: Model, rng: random.Random) -> str | None:
     model.deleted.append(old)
     return f"{old} renamed {a.name}"
 
+
+def _setting_changed(model: Model, rng: random.Random) -> str | None:
+    if not model.settings:
+        return None
+    name = rng.choice(sorted(model.settings))
+    old = model.settings[name]
+    model.settings[name] = rng.choice([v for v in range(10) if v != old])
+    return f"setting {name}: {old} → {model.settings[name]}"
+
+
+def _export_deleted(model: Model, rng: random.Random) -> str | None:
+    found = [a for a in _py_assets(model) if a.export]
+    if not found:
+        return None
+    return f"delete out/{rng.choice(found).name}.csv"
+
+
+def _check_changed(model: Model, rng: random.Random) -> str | None:
+    found = [a for a in _py_assets(model) if a.check_min >= 0]
+    if not found:
+        return None
+    a = rng.choice(found)
+    old, a.check_min = a.check_min, rng.choice([n for n in range(21) if n != a.check_min])
+    return f"check rows_{a.name}: num_rows >= {old} → {a.check_min}"
+
+
+def _outputs_edited(model: Model, rng: random.Random) -> str | None:
+    found = [a for a in _py_assets(model) if a.outputs]
+    if not found:
+        return None
+    a = rng.choice(found)
+    old, a.bias = a.bias, rng.choice([b for b in range(10) if b != a.bias])
+    return f"{a.name} (outputs {', '.join(output_names(a))}): bias {old} → {a.bias}"
+
+
+_ISSUE20_EDITS = {
+    "setting changed": _setting_changed,
+    "export deleted": _export_deleted,
+    "check changed": _check_changed,
+    "multi-output edited": _outputs_edited,
+}
 
 _EDITS: list[tuple[str, float]] = [
     ("construct semantic", 5),

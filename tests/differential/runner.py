@@ -34,7 +34,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from .generator import Edit, Model, PyAsset, apply_edit, generate
+from .generator import Edit, Model, PyAsset, SqlAsset, apply_edit, generate
 
 MISSING = ("missing",)
 
@@ -204,14 +204,60 @@ def stored_values(root: Path, model: Model) -> dict[str, Any]:
             values[name] = MISSING
             continue
         value = storage.load(m.format or "", m.location, m.value)
-        if hasattr(value, "schema") and hasattr(value, "to_pylist"):
-            schema = tuple((f.name, str(f.type)) for f in value.schema)
-            rows = [tuple(r.values()) for r in value.to_pylist()]
-            ordered = not isinstance(a, PyAsset) and a.ordered
-            values[name] = (schema, tuple(rows if ordered else sorted(rows, key=repr)))
+        ordered = isinstance(a, SqlAsset) and a.ordered
+        if isinstance(value, dict) and value and all(map(_is_table, value.values())):
+            # A multi-output asset's value: its outputs by name.
+            values[name] = tuple((k, _table(v, ordered)) for k, v in sorted(value.items()))
+        elif _is_table(value):
+            values[name] = _table(value, ordered)
         else:
             values[name] = ("value", json.dumps(value, sort_keys=True, default=repr))
     return values
+
+
+def _is_table(value: Any) -> bool:
+    return hasattr(value, "schema") and hasattr(value, "to_pylist")
+
+
+def _table(value: Any, ordered: bool) -> tuple[Any, ...]:
+    schema = tuple((f.name, str(f.type)) for f in value.schema)
+    rows = [tuple(r.values()) for r in value.to_pylist()]
+    return (schema, tuple(rows if ordered else sorted(rows, key=repr)))
+
+
+def exported_files(root: Path, model: Model) -> dict[str, Any]:
+    """The content of each declared export (``out/<asset>.csv``), as ``export <asset>``.
+
+    Files of assets no longer exporting stay where they were: not compared.
+    """
+    found = {}
+    for a in model.assets.values():
+        if isinstance(a, PyAsset) and a.export:
+            path = root / "out" / f"{a.name}.csv"
+            found[f"export {a.name}"] = path.read_text() if path.is_file() else MISSING
+    return found
+
+
+def check_verdicts(root: Path, model: Model) -> dict[str, Any]:
+    """Each check's latest verdict on its asset's current data, as ``check <asset>.<check>``."""
+    import duckdb
+
+    from assetflow.state import StateStore
+
+    current = StateStore(root / ".assetflow").snapshot().current
+    checked = [n for n, a in model.assets.items() if isinstance(a, PyAsset) and a.check_min >= 0]
+    ids = sorted(current[n].id for n in checked if n in current)
+    if not ids:
+        return {}
+    con = duckdb.connect(str(root / ".assetflow" / "state.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT asset, check_name, passed FROM check_results "
+            f"WHERE materialization_id IN ({', '.join(map(str, ids))}) ORDER BY run_id"
+        ).fetchall()
+    finally:
+        con.close()
+    return {f"check {a}.{c}": passed for a, c, passed in rows}  # the latest run's wins
 
 
 def _short(value: Any) -> str:
@@ -252,6 +298,8 @@ def run_seed(
             write_files(project, files, new_files, clock, mtimes)
             if edit.touch:
                 touch(project / edit.touch, clock)
+            if edit.delete:
+                (project / edit.delete).unlink(missing_ok=True)
             files = new_files
             outcomes = materialize(project, *args)
             shutil.rmtree(scratch, ignore_errors=True)
@@ -264,6 +312,7 @@ def run_seed(
             counts.edits += 1
             counts.reruns += len(ran & set(model.assets))
             found = _mismatches(seed, step, edit, model, expected, got, ran, diff)
+            found += _side_mismatches(seed, step, edit, model, scratch, project, ran, diff)
             counts.wrong_skips += sum(not m.ran and m.root for m in found)
             report.mismatches += found
             if found and stop_at_first:
@@ -324,6 +373,39 @@ def _mismatches(
                     seed, step, edit, n, n in ran, short_expected, short_got, diff, context, root
                 )
             )
+    return found
+
+
+def _side_mismatches(
+    seed: int,
+    step: int,
+    edit: Edit,
+    model: Model,
+    scratch: Path,
+    project: Path,
+    ran: set[str],
+    diff: str,
+) -> list[Mismatch]:
+    """Exports whose files, and checks whose verdicts, differ from a build from scratch."""
+    found = []
+    for reader in (exported_files, check_verdicts):
+        expected, got = reader(scratch, model), reader(project, model)
+        for key in sorted(set(expected) | set(got)):
+            if expected.get(key) != got.get(key):
+                asset = key.split(" ", 1)[1].split(".")[0]
+                found.append(
+                    Mismatch(
+                        seed,
+                        step,
+                        edit,
+                        key,
+                        asset in ran,
+                        _short(expected.get(key, MISSING)),
+                        _short(got.get(key, MISSING)),
+                        diff,
+                        key,
+                    )
+                )
     return found
 
 

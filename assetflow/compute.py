@@ -232,6 +232,15 @@ def _bind_sql(engine: Engine, asset: Asset, name: str, available: Available) -> 
     con = engine.con
     quoted = '"' + name.replace('"', '""') + '"'
     if available.source is not None:
+        src = available.source.source
+        if src is not None and src.read is not None:
+            table = _read_source(engine, available.source)
+            internal = f"_assetflow_read_{name}"
+            con.register(internal, table)
+            con.execute(
+                f'CREATE OR REPLACE TEMP VIEW {quoted} AS SELECT * FROM "{internal}"'
+            ).fetchall()
+            return
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {quoted} AS {source_query(engine.root, available.source)}"
         ).fetchall()
@@ -310,6 +319,8 @@ def _source_value(engine: Engine, asset: Asset, param: str, source: Asset, form:
         files = source_files(source, engine.root)
         # A glob is always a list, so the type does not depend on how many files match.
         return files if is_glob(src.path) else files[0]
+    if src.read is not None:
+        return _convert(_read_source(engine, source), form, engine, asset, param)
     try:
         table = engine.con.sql(source_query(engine.root, source)).to_arrow_table()
     except MaterializationError:
@@ -317,6 +328,30 @@ def _source_value(engine: Engine, asset: Asset, param: str, source: Asset, form:
     except Exception as e:
         raise StorageError(f"source {source.name!r}: cannot read {src.path}: {e}") from e
     return _convert(table, form, engine, asset, param)
+
+
+def _read_source(engine: Engine, source: Asset) -> Any:
+    """A file source read by its own Python reader, as an Arrow table.
+
+    Raises:
+        MaterializationError: the reader raised, or returned something that is not a table.
+    """
+    src = source.source
+    assert src is not None and src.read is not None and src.path is not None
+    files = source_files(source, engine.root)
+    try:
+        value = src.read(files if is_glob(src.path) else files[0])
+    except Exception as e:
+        raise MaterializationError(
+            f"source {source.name!r}: its reader raised {type(e).__name__}: {e}"
+        ) from e
+    table = as_arrow(value)
+    if table is None:
+        raise MaterializationError(
+            f"source {source.name!r}: its reader returned a {type(value).__name__}, not a table; "
+            "return a DataFrame or an Arrow table."
+        )
+    return table
 
 
 # (top-level package, class name) → form. Matched by name so that neither

@@ -660,9 +660,11 @@ class Source:
     file: str | None = None  # where it was declared, for messages and discovery
     line: int | None = None
     reader: str = ""  # DuckDB reader options as named arguments: "delim = ';', header = true"
+    # A Python function that reads the file(s) instead of DuckDB: read(path) -> a table.
+    read: Callable[..., Any] | None = field(default=None, compare=False)
 
 
-_SOURCE_OPTIONS = frozenset({"description", "freshness", "tags"})
+_SOURCE_OPTIONS = frozenset({"description", "freshness", "tags", "read"})
 
 
 @overload
@@ -688,6 +690,11 @@ def source(
     Any other keyword is an option of DuckDB's reader for the file, passed
     through: ``source("data/x.csv", columns={"id": "INTEGER"}, delim=";",
     header=True)`` (see :mod:`assetflow.reader`).
+
+    ``read=`` reads the file with a Python function instead of DuckDB:
+    ``read(path)`` (a list of paths for a glob) returns a table, such as
+    ``functools.partial(pd.read_csv, dtype={"id": str})``; the function and
+    its bound arguments are part of the source's version.
 
     Example:
         >>> raw_orders = source("data/orders.csv")
@@ -732,6 +739,15 @@ def source(
         validate_name(name, where)
     from assetflow.reader import reader_arguments
 
+    read = options.get("read")
+    if read is not None and not callable(read):
+        raise DefinitionError(f"{where}: read= takes a function of the path, not {read!r}.")
+    if read is not None and reader_options:
+        raise DefinitionError(
+            f"{where}: read= replaces DuckDB's reader, so its options "
+            f"({', '.join(sorted(reader_options))}) do not apply; bind them to the function "
+            "(functools.partial) instead."
+        )
     made = Source(
         file=caller.f_code.co_filename,
         line=caller.f_lineno,
@@ -741,6 +757,7 @@ def source(
         freshness=options.get("freshness"),
         tags=tags,
         reader=reader_arguments(path, reader_options, where),
+        read=read,
     )
     _declare(frame, made)
     return made

@@ -78,6 +78,9 @@ def observe(
     stats = [(f, f.stat()) for f in files]
     # Reader options change the table read from the same bytes: they are part of the version.
     read_with = f"\nreader|{src.reader}" if src.reader else ""
+    if src.read is not None:
+        # A Python reader: its code and bound arguments make the table, like options do.
+        read_with += f"\nread|{_describe_read(src.read)}"
     stat_key: str | None = _digest(
         "\n".join(
             f"{f.relative_to(root) if f.is_relative_to(root) else f}|{s.st_size}|{s.st_mtime_ns}"
@@ -114,6 +117,12 @@ def _file_hash(path: Path) -> str:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()[:32]
+
+
+def _describe_read(read: object) -> str:
+    from assetflow.values import describe_value
+
+    return describe_value(read, lambda module: module.startswith("_assetflow_")).text
 
 
 def _digest(text: str) -> str:

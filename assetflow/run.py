@@ -606,6 +606,9 @@ def _dry_run(world: _World, targets: Sequence[str], force: bool) -> list[AssetRe
             results.append(AssetResult(name, "skipped", status.causes, error=reason))
         elif action is Action.FAIL:
             results.append(AssetResult(name, "fail", status.causes, error=reason))
+        elif any(c.kind is CauseKind.CHECKS_CHANGED for c in status.causes):
+            note = "its checks changed: re-evaluated on its current data, not recomputed"
+            results.append(AssetResult(name, "check", status.causes, error=note))
         else:
             results.append(AssetResult(name, "fresh"))
     return results

@@ -197,3 +197,14 @@ def test_lineage_lists_each_assets_checks(tmp_path: Path) -> None:
     assert [(c["name"], c["kind"]) for c in nodes["total"]["checks"]] == [("positive()", "python")]
     assert nodes["total"]["checks"][0]["file"] == "assets/a.py"
     assert "checks" not in nodes["after"]
+
+
+def test_dry_run_says_changed_checks_are_re_evaluated(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    _outcomes(root)
+    _edit(root, "return total > 0", "return total >= 0")
+    result = _run(root, "materialize", "--dry-run", "--format", "json")
+    assert result.exit_code == 0, result.output
+    plan = {a["name"]: a for a in json.loads(result.stdout)["assets"]}
+    assert plan["total"]["action"] == "check"
+    assert {a["action"] for n, a in plan.items() if n != "total"} == {"fresh"}

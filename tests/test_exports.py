@@ -202,3 +202,13 @@ def test_exports_bad_option_is_a_definition_error(
     result = _run(root, "status")
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_exports_written_under_the_processes_executor(tmp_path: Path) -> None:
+    # The value comes back as stored data, not in memory: the coordinator loads it.
+    root = _project(tmp_path)
+    result = _run(root, "materialize", "--executor", "processes", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert (root / "out" / "orders.csv").read_text() == '"id","amount"\n1,10\n2,20\n'
+    assert (root / "out" / "orders.tsv").read_text() == "id\tamount\n1\t10\n2\t20\n"
+    assert json.loads((root / "out" / "total.json").read_text()) == 30

@@ -282,8 +282,11 @@ class _Checks:
         return False
 
     def lines(self, event: Event, verbosity: int) -> list[tuple[str, str]]:
-        """The check lines to print after ``event`` (those of the asset it finishes)."""
-        if not isinstance(event, AssetMaterialized | AssetFailed):
+        """The check lines to print after ``event`` (those of the asset it finishes).
+
+        A fresh asset has check lines when its changed checks were re-evaluated.
+        """
+        if not isinstance(event, AssetMaterialized | AssetFailed | AssetFresh):
             return []
         checks = self._held.pop(event.asset, [])
         if verbosity < 0 and all(c.passed for c in checks):

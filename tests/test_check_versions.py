@@ -208,3 +208,14 @@ def test_dry_run_says_changed_checks_are_re_evaluated(tmp_path: Path) -> None:
     plan = {a["name"]: a for a in json.loads(result.stdout)["assets"]}
     assert plan["total"]["action"] == "check"
     assert {a["action"] for n, a in plan.items() if n != "total"} == {"fresh"}
+
+
+def test_re_evaluated_checks_show_in_text_output(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    assert set(_outcomes(root).values()) == {"materialized"}
+    _edit(root, "return total > 0", "return total >= 0")
+    result = _run(root, "materialize")
+    assert result.exit_code == 0, result.output
+    # Progress goes to stderr; the asset stays fresh, and its checks' line shows.
+    lines = [line for line in result.stderr.splitlines() if line.startswith("check total:")]
+    assert len(lines) == 1 and "positive" in lines[0], result.stderr

@@ -554,9 +554,7 @@ def test_tracing_docstring_examples(module):
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_cached_code_versions_reuse_a_trace_through_an_import_inside_a_function(
-    tmp_path, computed
-):
+def test_cached_code_versions_reuse_a_trace_through_an_import_inside_a_function(tmp_path, computed):
     files = {
         "assetflow.toml": 'assets = "assets"\n',
         "assets/a.py": "from assetflow import asset\n\n\n@asset\ndef a1():\n"

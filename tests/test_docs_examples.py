@@ -22,7 +22,8 @@ ROOT = Path(__file__).parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PROJECT_OF = {"coming-from-dbt.md": PROJECTS / "dbt_style"}
 
-#: Examples that are not commands to run, or cannot run in a test, and why.
+#: Examples that are not commands to run, or cannot run in a test, and why; they are
+#: left out of the examples run (``assetflow watch`` is run in tests/test_watch.py).
 SKIPPED = {
     "assetflow [--debug] [--project DIR] [--state DIR] [--set NAME=VALUE]... [--version] [-h] "
     "COMMAND [ARGS]...": "the synopsis, not a command",
@@ -63,19 +64,24 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Path]:
     return built
 
 
+def _runnable(command: str) -> bool:
+    return command not in SKIPPED and shlex.join(shlex.split(command, comments=True)) not in SKIPPED
+
+
+RUNNABLE = [e for e in EXAMPLES if _runnable(e[2])]
+
+
 def test_the_docs_have_examples() -> None:
-    assert len(EXAMPLES) > 30
+    assert len(RUNNABLE) > 30
     assert set(SKIPPED) <= {command.split("  #")[0].strip() for _, _, command in EXAMPLES}
 
 
 @pytest.mark.parametrize(
-    ("doc", "where", "command"), EXAMPLES, ids=[where for _, where, _ in EXAMPLES]
+    ("doc", "where", "command"), RUNNABLE, ids=[where for _, where, _ in RUNNABLE]
 )
 def test_doc_example_runs(projects: dict[Path, Path], doc: str, where: str, command: str) -> None:
     args = shlex.split(command, comments=True)
     text = shlex.join(args)
-    if command in SKIPPED or text in SKIPPED:
-        pytest.skip(SKIPPED.get(command) or SKIPPED[text])
     root = projects[PROJECT_OF.get(doc, TEMPLATE)]
 
     result = run_assetflow(*args[1:], cwd=root)

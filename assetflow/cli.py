@@ -794,7 +794,7 @@ def _widest(text: str) -> int:
 @_project_options
 @_format_option("text", "json")
 def sql(query: str, project: Path | None, state: Path | None, fmt: str) -> None:
-    """Run QUERY over the asset catalog (assets by name) and the state (state.runs, ...)."""
+    """Run one read-only QUERY over the assets (by name) and the state (state.runs, ...)."""
     from assetflow.query import run_query
 
     loaded = _load(project, state)

@@ -335,19 +335,7 @@ class Scheduler:
             return AssetResult(name, "skipped", status.causes, error=f"skipped ({reason})")
         if action is Action.FAIL:
             error = f"{asset.where}: {reason}; restore it or fix the path."
-            job = self._job(asset, tracked)
-            self.recorder.add(self._row(job, "failed", 1, now, now, error=error))
-            self.emit(
-                ev.AssetFailed(
-                    run_id=self.run_id,
-                    time=now,
-                    asset=name,
-                    error=error,
-                    traceback=None,
-                    attempts=1,
-                )
-            )
-            return AssetResult(name, "failed", status.causes, error=error, attempts=1)
+            return self._failed_unrun(asset, tracked, status, now, now, error)
         job = self._job(asset, tracked)
         self.emit(
             ev.AssetPlanned(
@@ -443,19 +431,37 @@ class Scheduler:
             world.views.pop(name, None)
             self.emit(ev.AssetFresh(run_id=self.run_id, time=finished, asset=name))
             return AssetResult(name, "fresh", status.causes, duration_s=finished - started)
-        job = self._job(asset, tracked_upstream(asset))
-        self.recorder.add(self._row(job, "failed", 1, started, finished, error=error), found)
+        return self._failed_unrun(
+            asset, tracked_upstream(asset), status, started, finished, error, found
+        )
+
+    def _failed_unrun(
+        self,
+        asset: Asset,
+        tracked: tuple[str, ...],
+        status: AssetStatus,
+        started: float,
+        finished: float,
+        error: str,
+        checks: Sequence[CheckResult] = (),
+    ) -> AssetResult:
+        """Record and report one failed attempt that ran no asset code (a missing
+        source, checks failing on current data)."""
+        job = self._job(asset, tracked)
+        self.recorder.add(self._row(job, "failed", 1, started, finished, error=error), checks)
         self.emit(
             ev.AssetFailed(
                 run_id=self.run_id,
                 time=finished,
-                asset=name,
+                asset=asset.name,
                 error=error,
                 traceback=None,
                 attempts=1,
             )
         )
-        return AssetResult(name, "failed", status.causes, None, finished - started, error)
+        return AssetResult(
+            asset.name, "failed", status.causes, None, finished - started, error, attempts=1
+        )
 
     def _blocked_check(self, asset: Asset) -> str | None:
         """Why ``asset`` must not run: an error check of it reads an asset that failed.
